@@ -40,6 +40,10 @@ int conf_require(struct conf *c, const char *const *keys, char *err, size_t errl
 void conf_set(struct conf *c, const char *key, const char *value);
 /* Iterate over the file's keys in sorted order (for golden tests): calls fn(key, value, ud). */
 void conf_each(struct conf *c, void (*fn)(const char *key, const char *value, void *ud), void *ud);
+/* Hand every secret setting's value to log_add_secret (TF_SECRET_KEY, TF_DB_PASSWORD,
+ * CALENDAR_ENCRYPTION_KEY and each of its comma-separated keys, GOOGLE_CLIENT_SECRET,
+ * MICROSOFT_CLIENT_SECRET, SMTP_PASSWORD, OPENAI_API_KEY). Every program calls it after loading. */
+void conf_register_secrets(struct conf *c);
 void conf_free(struct conf *c);
 
 #endif
