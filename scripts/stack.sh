@@ -1,0 +1,300 @@
+#!/bin/sh
+# stack.sh: run TerminFinder Kalender locally from this checkout (MariaDB, app, nginx, CalDAV, mail sink): start | stop | status.
+#
+# Usage: scripts/stack.sh [start]   install missing packages, build, start everything, print URL + demo login
+#        scripts/stack.sh stop      stop everything this script started
+#        scripts/stack.sh status    show what runs
+# Idempotent: `start` on a running stack only starts what is missing (nginx's config is reloaded).
+# Everything lives under the checkout: build/stack/ (the build) and .stack/ (state, logs, secrets);
+# nothing outside the checkout is changed (no system services).
+#
+#   .stack/terminfinder.env   the app's config (TF_SECRET_KEY and CALENDAR_ENCRYPTION_KEY made once, kept)
+#   .stack/demo-password      the demo doctor's password (made once)
+#   .stack/mariadb/           MariaDB (tests/lib/mariadb.py), socket .stack/mariadb/mysql.sock
+#   .stack/run/               FastCGI socket tf-calendar.sock, pid files
+#   .stack/log/               tf-calendar.stderr.log, nginx-*.log, radicale.log, smtp.log
+#   .stack/radicale/          CalDAV server (radicale) config, htpasswd, storage
+#   .stack/mail/              mail sink (aiosmtpd's Mailbox handler: a Maildir, messages in new/)
+set -eu
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+ST="$TOP/.stack"
+BUILD="$TOP/build/stack"
+RUN="$ST/run"
+LOG="$ST/log"
+ENVFILE="$ST/terminfinder.env"
+PORT=8080
+BASE_URL="http://127.0.0.1:$PORT"
+DEMO_EMAIL=demo@praxis-beispiel.de
+DEMO_NAME="Dr. Demo Beispiel"
+CALDAV_PORT=5232
+CALDAV_USER=demo
+SMTP_PORT=8025
+WORKERS=2
+# Debian's python3 (python3-aiosmtpd, radicale) even when another python3 comes first in PATH.
+DEBPY=/usr/bin/python3
+[ -x "$DEBPY" ] || DEBPY=python3
+
+say() { printf '%s\n' "stack: $*"; }
+die() { printf '%s\n' "stack: $*" >&2; exit 1; }
+
+pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+pidfile_alive() {
+	[ -f "$1" ] || return 1
+	for p in $(cat "$1"); do pid_alive "$p" && return 0; done
+	return 1
+}
+stop_pidfile() {
+	# stop_pidfile FILE NAME: SIGTERM every pid in FILE, wait up to 10 s, then SIGKILL.
+	[ -f "$1" ] || return 0
+	pids=$(cat "$1")
+	for p in $pids; do pid_alive "$p" && kill "$p" 2>/dev/null || true; done
+	i=0
+	while [ $i -lt 100 ]; do
+		alive=
+		for p in $pids; do pid_alive "$p" && alive=1; done
+		[ -z "$alive" ] && break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	for p in $pids; do pid_alive "$p" && kill -9 "$p" 2>/dev/null || true; done
+	rm -f "$1"
+	say "stopped $2"
+}
+rand() { openssl rand -base64 "$1" | tr '+/' '-_' | tr -d '=\n'; }
+envval() { sed -n "s/^$1=//p" "$ENVFILE" 2>/dev/null | tail -n 1; }
+
+build() {
+	"$TOP/scripts/deps.sh" --no-npm
+	cd "$TOP"
+	if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
+		say "autoreconf"
+		autoreconf -fi >/dev/null
+	fi
+	mkdir -p "$BUILD"
+	cd "$BUILD"
+	if [ ! -f Makefile ] || [ "$TOP/configure" -nt config.status ]; then
+		say "configure (build/stack)"
+		"$TOP/configure" -q
+	fi
+	say "make"
+	make -s -j2 tf-calendar.fcgi tf-admin >"$LOG/build.log" 2>&1 || { tail -n 40 "$LOG/build.log" >&2; die "build failed (log: .stack/log/build.log)"; }
+	cd "$TOP"
+}
+
+write_env() {
+	secret=$(envval TF_SECRET_KEY)
+	enckey=$(envval CALENDAR_ENCRYPTION_KEY)
+	[ -n "$secret" ] || secret=$(rand 48)
+	# A Fernet key is 32 random bytes in url-safe base64 (with padding).
+	[ -n "$enckey" ] || enckey=$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '\n')
+	umask 077
+	cat >"$ENVFILE.tmp" <<EOF
+# terminfinder.env for the local stack (written by scripts/stack.sh; the two keys are kept across runs).
+# Every setting is described in deploy/terminfinder.env.example and README.md.
+TF_DATA_DIR=$TOP
+TF_DB_SOCKET=$ST/mariadb/mysql.sock
+TF_DB_USER=root
+TF_DB_NAME=terminfinder
+TF_SECRET_KEY=$secret
+CALENDAR_ENCRYPTION_KEY=$enckey
+BASE_URL=$BASE_URL
+TF_LOG_LEVEL=info
+TF_TIMEZONE=Europe/Berlin
+SMTP_HOST=127.0.0.1
+SMTP_PORT=$SMTP_PORT
+SMTP_STARTTLS=no
+MAIL_FROM=TerminFinder <termine@praxis-beispiel.de>
+EOF
+	mv "$ENVFILE.tmp" "$ENVFILE"
+	umask 022
+}
+
+# The app's environment: only the config file counts (settings in the caller's shell would override it).
+appenv() {
+	env -u TF_DATA_DIR -u TF_SECRET_KEY -u CALENDAR_ENCRYPTION_KEY -u BASE_URL -u TF_DB_SOCKET \
+	    -u TF_DB_HOST -u TF_DB_PORT -u TF_DB_USER -u TF_DB_PASSWORD -u TF_DB_NAME -u TF_SESSION_TTL \
+	    -u TF_LOG_LEVEL -u TF_TIMEZONE TF_CONFIG="$ENVFILE" "$@"
+}
+
+start_db() {
+	say "MariaDB (.stack/mariadb)"
+	python3 "$TOP/tests/lib/mariadb.py" start "$ST/mariadb" >/dev/null || die "MariaDB did not start (log: .stack/mariadb/mariadb.err)"
+}
+
+setup_db() {
+	appenv "$BUILD/tf-admin" migrate >"$LOG/migrate.log" 2>&1 || { cat "$LOG/migrate.log" >&2; die "tf-admin migrate failed"; }
+	have=$(printf "SELECT COUNT(*) FROM doctors WHERE email='%s';\n" "$DEMO_EMAIL" |
+	       mariadb --no-defaults --socket="$ST/mariadb/mysql.sock" -uroot --batch --skip-column-names terminfinder)
+	if [ "$have" = 0 ]; then
+		if [ ! -s "$ST/demo-password" ]; then
+			(umask 077 && printf 'Demo-%s\n' "$(rand 12)" >"$ST/demo-password")
+		fi
+		head -n 1 "$ST/demo-password" | appenv "$BUILD/tf-admin" add-doctor "$DEMO_EMAIL" --name "$DEMO_NAME" >/dev/null ||
+			die "tf-admin add-doctor failed"
+		say "created the demo doctor $DEMO_EMAIL"
+	fi
+}
+
+start_app() {
+	if pidfile_alive "$RUN/tf-calendar.pid"; then
+		say "app already running (pids $(cat "$RUN/tf-calendar.pid" | tr '\n' ' '))"
+		return
+	fi
+	rm -f "$RUN/tf-calendar.sock"
+	# spawn-fcgi sends the workers' stderr to /dev/null; the shell in front keeps it in a log.
+	appenv spawn-fcgi -s "$RUN/tf-calendar.sock" -M 0660 -F "$WORKERS" -P "$RUN/tf-calendar.pid" -- \
+		/bin/sh -c 'exec "$0" 2>>"$1"' "$BUILD/tf-calendar.fcgi" "$LOG/tf-calendar.stderr.log" >/dev/null ||
+		die "spawn-fcgi failed"
+	say "app: $WORKERS FastCGI workers on .stack/run/tf-calendar.sock"
+}
+
+start_nginx() {
+	"$TOP/scripts/nginx-conf.sh" --port "$PORT" --run "$RUN" --log "$LOG" --tmp "$ST/nginx/tmp" \
+		--data "$TOP" >"$ST/nginx/nginx.conf.new"
+	mv "$ST/nginx/nginx.conf.new" "$ST/nginx/nginx.conf"
+	ng="nginx -p $ST/nginx -c $ST/nginx/nginx.conf -e $LOG/nginx-error.log"
+	$ng -t -q || die "nginx config test failed"
+	if pidfile_alive "$RUN/nginx.pid"; then
+		kill -HUP "$(cat "$RUN/nginx.pid")"
+		say "nginx reloaded"
+	else
+		$ng || die "nginx did not start (is port $PORT taken? log: .stack/log/nginx-error.log)"
+		say "nginx on 127.0.0.1:$PORT"
+	fi
+}
+
+start_caldav() {
+	if pidfile_alive "$RUN/radicale.pid"; then
+		return
+	fi
+	mkdir -p "$ST/radicale/collections"
+	if [ ! -s "$ST/radicale/password" ]; then
+		(umask 077 && rand 12 >"$ST/radicale/password")
+	fi
+	(umask 077 && printf '%s:%s\n' "$CALDAV_USER" "$(openssl passwd -apr1 "$(cat "$ST/radicale/password")")" >"$ST/radicale/htpasswd")
+	cat >"$ST/radicale/config" <<EOF
+# radicale config for the local stack (written by scripts/stack.sh)
+[server]
+hosts = 127.0.0.1:$CALDAV_PORT
+[auth]
+type = htpasswd
+htpasswd_filename = $ST/radicale/htpasswd
+htpasswd_encryption = md5
+[storage]
+filesystem_folder = $ST/radicale/collections
+[logging]
+level = warning
+EOF
+	setsid radicale --config "$ST/radicale/config" </dev/null >>"$LOG/radicale.log" 2>&1 &
+	echo $! >"$RUN/radicale.pid"
+	say "CalDAV (radicale) on 127.0.0.1:$CALDAV_PORT"
+}
+
+start_smtp() {
+	if pidfile_alive "$RUN/smtp.pid"; then
+		return
+	fi
+	mkdir -p "$ST/mail"
+	setsid "$DEBPY" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$ST/mail" \
+		</dev/null >>"$LOG/smtp.log" 2>&1 &
+	echo $! >"$RUN/smtp.pid"
+	say "mail sink (aiosmtpd) on 127.0.0.1:$SMTP_PORT"
+}
+
+wait_http() {
+	i=0
+	while [ $i -lt 100 ]; do
+		code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE_URL/healthz" || true)
+		[ "$code" = 200 ] && return 0
+		sleep 0.2
+		i=$((i + 1))
+	done
+	tail -n 20 "$LOG/tf-calendar.stderr.log" >&2 2>/dev/null || true
+	die "$BASE_URL/healthz answers ${code:-nothing} (logs: .stack/log/)"
+}
+
+wait_port() {
+	# wait_port PORT NAME PIDFILE
+	i=0
+	while [ $i -lt 100 ]; do
+		python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$1" 2>/dev/null && return 0
+		pidfile_alive "$3" || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	die "$2 is not listening on 127.0.0.1:$1 (log: .stack/log/)"
+}
+
+do_start() {
+	mkdir -p "$ST" "$RUN" "$LOG" "$ST/nginx"
+	build
+	start_db
+	write_env
+	setup_db
+	start_app
+	start_nginx
+	start_caldav
+	start_smtp
+	wait_http
+	wait_port "$CALDAV_PORT" radicale "$RUN/radicale.pid"
+	wait_port "$SMTP_PORT" aiosmtpd "$RUN/smtp.pid"
+	cat <<EOF
+
+  TerminFinder Kalender runs:   $BASE_URL/doctor/login
+  Demo login:                   $DEMO_EMAIL  /  $(head -n 1 "$ST/demo-password")
+  CalDAV server (radicale):     http://127.0.0.1:$CALDAV_PORT/  user $CALDAV_USER, password in .stack/radicale/password
+  Mail sink (SMTP, aiosmtpd):   127.0.0.1:$SMTP_PORT  -> messages in .stack/mail/new/
+  Config and logs:              .stack/terminfinder.env, .stack/log/
+  Stop with:                    scripts/stack.sh stop
+EOF
+}
+
+do_stop() {
+	if pidfile_alive "$RUN/nginx.pid"; then
+		nginx -p "$ST/nginx" -c "$ST/nginx/nginx.conf" -e "$LOG/nginx-error.log" -s quit 2>/dev/null ||
+			kill "$(cat "$RUN/nginx.pid")" 2>/dev/null || true
+		i=0
+		while pidfile_alive "$RUN/nginx.pid" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+		say "stopped nginx"
+	fi
+	stop_pidfile "$RUN/tf-calendar.pid" "app"
+	stop_pidfile "$RUN/radicale.pid" "radicale"
+	stop_pidfile "$RUN/smtp.pid" "mail sink"
+	if [ -d "$ST/mariadb" ]; then
+		python3 "$TOP/tests/lib/mariadb.py" stop "$ST/mariadb"
+		say "stopped MariaDB"
+	fi
+	rm -f "$RUN/tf-calendar.sock"
+}
+
+do_status() {
+	rc=0
+	show() {
+		if pidfile_alive "$2"; then
+			printf '  %-10s running (pid %s)\n' "$1" "$(tr '\n' ' ' <"$2")"
+		else
+			printf '  %-10s stopped\n' "$1"
+			rc=1
+		fi
+	}
+	echo "stack status ($ST):"
+	show MariaDB "$ST/mariadb/mariadb.pid"
+	show app "$RUN/tf-calendar.pid"
+	show nginx "$RUN/nginx.pid"
+	show radicale "$RUN/radicale.pid"
+	show mail-sink "$RUN/smtp.pid"
+	if [ $rc -eq 0 ]; then
+		echo "  healthz:   $(curl -s "$BASE_URL/healthz" || echo unreachable)"
+		echo "  URL:       $BASE_URL/doctor/login"
+	fi
+	return $rc
+}
+
+case "${1:-start}" in
+start) do_start ;;
+stop) do_stop ;;
+status) do_status ;;
+-h|--help) sed -n '2,17p' "$0" ;;
+*) die "usage: scripts/stack.sh [start|stop|status]" ;;
+esac

@@ -1,0 +1,327 @@
+"""stack.py: the whole stack for tests (MariaDB, tf-admin migrate + demo doctor, the app under spawn-fcgi, nginx) in one directory.
+
+Library use (from a test; make check sets TF_SRCDIR and TF_BUILDDIR):
+    from stack import Stack
+    with Stack("/tmp/dir") as st:          # or st = Stack(dir).start() ... st.stop()
+        st.base_url                         # http://127.0.0.1:PORT (nginx, from nginx.conf.example)
+        st.email, st.password               # the demo doctor
+        st.secret_key, st.encryption_key    # the generated secrets (for leak checks)
+        st.admin("token", st.email)         # runs tf-admin with the stack's config, returns CompletedProcess
+        st.db.sql("SELECT ...")             # tests/lib/mariadb.py's helper
+        st.app_log, st.nginx_access_log, st.nginx_error_log   # paths
+        st.worker_pids()                    # pids of the FastCGI workers
+
+Command line:
+    python3 tests/lib/stack.py serve DIR [--workers N] [--builddir DIR] [--info FILE]
+        starts the stack, prints one JSON line (base_url, email, password, logs, pids) to stdout
+        (and to FILE when given), then waits until SIGTERM or SIGINT and stops it.
+
+The nginx configuration is derived from nginx.conf.example by scripts/nginx-conf.sh (the same
+transform scripts/stack.sh uses); nginx runs with `user root;` when the tests run as root.
+Inherited settings (TF_*, BASE_URL, GOOGLE_*, ...) are removed from the environment so that only
+the stack's own config file counts.
+"""
+import base64
+import http.client
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mariadb import MariaDB  # noqa: E402
+
+DEMO_EMAIL = "demo@praxis-beispiel.de"
+DEMO_NAME = "Dr. Demo Beispiel"
+
+# Settings the app reads (conf_get: environment overrides the file), scrubbed from the inherited
+# environment so a developer's shell cannot change what the tests see.
+_SETTING_PREFIXES = ("TF_DB_", "GOOGLE_", "MICROSOFT_", "SMTP_", "OPENAI_")
+_SETTINGS = ("TF_CONFIG", "TF_DATA_DIR", "TF_SECRET_KEY", "TF_SESSION_TTL", "TF_LOG_LEVEL",
+             "TF_TIMEZONE", "CALENDAR_ENCRYPTION_KEY", "BASE_URL", "MAIL_FROM")
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of ours counts as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _kill_wait(pids, sig=signal.SIGTERM, timeout=10):
+    pids = [p for p in pids if p and _pid_alive(p)]
+    for p in pids:
+        try:
+            os.kill(p, sig)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_pid_alive(p) for p in pids):
+        time.sleep(0.05)
+    for p in pids:
+        if _pid_alive(p):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+class Stack:
+    def __init__(self, dir, srcdir=None, builddir=None, workers=1, settings=None):
+        self.dir = os.path.abspath(dir)
+        self.srcdir = os.path.abspath(srcdir or os.environ.get("TF_SRCDIR")
+                                      or os.path.join(os.path.dirname(__file__), "..", ".."))
+        self.builddir = os.path.abspath(builddir or os.environ.get("TF_BUILDDIR") or self.srcdir)
+        self.workers = workers
+        self.settings = dict(settings or {})
+        self.app = os.path.join(self.builddir, "tf-calendar.fcgi")
+        self.admin_bin = os.path.join(self.builddir, "tf-admin")
+        self.run_dir = os.path.join(self.dir, "run")
+        self.log_dir = os.path.join(self.dir, "log")
+        self.nginx_dir = os.path.join(self.dir, "nginx")
+        self.socket = os.path.join(self.run_dir, "tf-calendar.sock")
+        self.app_pidfile = os.path.join(self.run_dir, "tf-calendar.pid")
+        self.app_log = os.path.join(self.log_dir, "tf-calendar.stderr.log")
+        self.nginx_access_log = os.path.join(self.log_dir, "nginx-access.log")
+        self.nginx_error_log = os.path.join(self.log_dir, "nginx-error.log")
+        self.config = os.path.join(self.dir, "terminfinder.env")
+        self.email = DEMO_EMAIL
+        self.password = None
+        self.secret_key = None
+        self.encryption_key = None
+        self.port = None
+        self.base_url = None
+        self.db = None
+        self.nginx = None
+        self.doctor_id = None
+
+    # ------------------------------------------------------------------ environment
+    def env(self):
+        """The environment for the stack's programs: inherited, minus settings, plus TF_CONFIG."""
+        env = {k: v for k, v in os.environ.items()
+               if k not in _SETTINGS and not k.startswith(_SETTING_PREFIXES)}
+        env["TF_CONFIG"] = self.config
+        return env
+
+    def admin(self, *args, input=None, check=False, timeout=60):
+        """Run tf-admin with the stack's configuration; returns subprocess.CompletedProcess (text)."""
+        r = subprocess.run([self.admin_bin, *args], input=input, env=self.env(), text=True,
+                           capture_output=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"tf-admin {' '.join(args)} exited {r.returncode}: {r.stderr.strip()}")
+        return r
+
+    def _write_config(self):
+        lines = [
+            "# terminfinder.env written by tests/lib/stack.py",
+            f"TF_DATA_DIR={self.srcdir}",
+            f"TF_DB_SOCKET={self.db.socket}",
+            "TF_DB_USER=root",
+            f"TF_DB_NAME={self.db.database}",
+            f"TF_SECRET_KEY={self.secret_key}",
+            f"CALENDAR_ENCRYPTION_KEY={self.encryption_key}",
+            f"BASE_URL={self.base_url}",
+            "TF_LOG_LEVEL=info",
+        ]
+        for k, v in self.settings.items():
+            lines.append(f"{k}={v}")
+        fd = os.open(self.config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, timeout=60):
+        for prog in (self.app, self.admin_bin):
+            if not os.access(prog, os.X_OK):
+                raise RuntimeError(f"{prog} not built")
+        for d in (self.dir, self.run_dir, self.log_dir, self.nginx_dir):
+            os.makedirs(d, exist_ok=True)
+        try:
+            self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self, timeout):
+        self.db = MariaDB(os.path.join(self.dir, "mariadb")).start()
+        self.secret_key = secrets.token_urlsafe(32)
+        self.encryption_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+        self.password = "Demo-" + secrets.token_urlsafe(12)
+        self.port = free_port()
+        self.base_url = self.settings.pop("BASE_URL", None) or f"http://127.0.0.1:{self.port}"
+        self._write_config()
+
+        self.admin("migrate", check=True)
+        r = self.admin("add-doctor", self.email, "--name", DEMO_NAME, input=self.password + "\n",
+                       check=True)
+        self.doctor_id = r.stdout.strip()
+
+        self._start_app()
+        self._start_nginx()
+        self._wait_ready(timeout)
+
+    def _start_app(self):
+        if os.path.exists(self.socket):
+            os.unlink(self.socket)
+        # spawn-fcgi points the children's stderr at /dev/null; a shell in front keeps it in a log.
+        cmd = ["spawn-fcgi", "-s", self.socket, "-M", "0660", "-F", str(self.workers),
+               "-P", self.app_pidfile, "--",
+               "/bin/sh", "-c", 'exec "$0" 2>>"$1"', self.app, self.app_log]
+        r = subprocess.run(cmd, env=self.env(), stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError(f"spawn-fcgi failed ({r.returncode}): {r.stderr.strip()}")
+
+    def _nginx_conf(self):
+        conf = os.path.join(self.nginx_dir, "nginx.conf")
+        r = subprocess.run([os.path.join(self.srcdir, "scripts", "nginx-conf.sh"),
+                            "--port", str(self.port), "--run", self.run_dir, "--log", self.log_dir,
+                            "--tmp", os.path.join(self.nginx_dir, "tmp"), "--data", self.srcdir],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError(f"scripts/nginx-conf.sh failed: {r.stderr.strip()}")
+        with open(conf, "w") as f:
+            f.write(r.stdout)
+        return conf
+
+    def _start_nginx(self):
+        conf = self._nginx_conf()
+        cmd = ["nginx", "-p", self.nginx_dir, "-c", conf, "-e", self.nginx_error_log,
+               "-g", "daemon off;"]
+        self.nginx = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, start_new_session=True)
+
+    def _wait_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            if self.nginx.poll() is not None:
+                err = self.nginx.stderr.read().decode("utf-8", "replace")
+                raise RuntimeError(f"nginx exited with {self.nginx.returncode}: {err.strip()}")
+            if not self.worker_pids():
+                raise RuntimeError("the FastCGI app is not running; its stderr:\n" + self.app_log_text())
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                c.request("GET", "/healthz")
+                resp = c.getresponse()
+                resp.read()
+                c.close()
+                if resp.status == 200:
+                    return
+                last = f"/healthz answered {resp.status}"
+            except OSError as e:
+                last = str(e)
+            time.sleep(0.1)
+        raise RuntimeError(f"stack not ready within {timeout} s: {last}; app stderr:\n"
+                           + self.app_log_text())
+
+    def worker_pids(self):
+        """Pids of the live FastCGI workers (spawn-fcgi's children)."""
+        try:
+            with open(self.app_pidfile) as f:
+                pids = [int(x) for x in f.read().split()]
+        except (OSError, ValueError):
+            return []
+        return [p for p in pids if _pid_alive(p)]
+
+    def app_log_text(self):
+        try:
+            with open(self.app_log, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        """Stop nginx, the workers and MariaDB. Idempotent; the directory (and logs) stay."""
+        if self.nginx is not None:
+            if self.nginx.poll() is None:
+                self.nginx.send_signal(signal.SIGQUIT)
+                try:
+                    self.nginx.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self.nginx.kill()
+                    self.nginx.wait()
+            self.nginx = None
+        _kill_wait(self.worker_pids())
+        if self.db is not None:
+            self.db.stop()
+            self.db = None
+
+    def info(self):
+        return {"base_url": self.base_url, "email": self.email, "password": self.password,
+                "doctor_id": self.doctor_id, "config": self.config, "app_log": self.app_log,
+                "nginx_access_log": self.nginx_access_log, "nginx_error_log": self.nginx_error_log,
+                "worker_pids": self.worker_pids(), "dir": self.dir}
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+def _serve(argv):
+    import argparse
+    p = argparse.ArgumentParser(prog="stack.py serve")
+    p.add_argument("dir")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--builddir")
+    p.add_argument("--srcdir")
+    p.add_argument("--info", help="also write the JSON line to this file (written last, atomically)")
+    a = p.parse_args(argv)
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    st = Stack(a.dir, srcdir=a.srcdir, builddir=a.builddir, workers=a.workers)
+    try:
+        st.start()
+        line = json.dumps(st.info())
+        print(line, flush=True)
+        if a.info:
+            tmp = a.info + ".tmp"
+            with open(tmp, "w") as f:
+                f.write(line + "\n")
+            os.rename(tmp, a.info)
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        pass
+    except RuntimeError as e:
+        print(f"stack.py: {e}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        st.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "serve":
+        sys.exit(_serve(sys.argv[2:]))
+    print(__doc__.split("Command line:")[1].split("The nginx")[0].strip(), file=sys.stderr)
+    sys.exit(2)
