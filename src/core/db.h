@@ -27,7 +27,13 @@ struct db_param {
 };
 #define DBP_NULL     ((struct db_param){ .type = DB_T_NULL })
 #define DBP_INT(v)   ((struct db_param){ .type = DB_T_INT, .i = (long long)(v) })
-#define DBP_TEXT(v)  ((struct db_param){ .type = (v) ? DB_T_TEXT : DB_T_NULL, .s = (v), .len = (size_t)-1 })
+/* A C string, or SQL NULL when v is NULL (a function, so that arrays do not trip -Waddress). */
+static inline struct db_param db_param_text(const char *v)
+{
+	struct db_param p = { .type = v ? DB_T_TEXT : DB_T_NULL, .s = v, .len = (size_t)-1 };
+	return p;
+}
+#define DBP_TEXT(v)  db_param_text(v)
 #define DBP_BYTES(v, n) ((struct db_param){ .type = DB_T_TEXT, .s = (v), .len = (n) })
 /* Expands to "array, count" for the params arguments: db_exec(db, STMT_X, DB_ARGS(DBP_INT(1)), ...). */
 #define DB_ARGS(...) ((const struct db_param[]){ __VA_ARGS__ }), \
@@ -53,7 +59,8 @@ struct db;
 struct db *db_connect(struct conf *c, char *err, size_t errlen);
 void db_close(struct db *db);
 
-/* Run a statement. affected / insert_id may be NULL. After "server has gone away" or "lost
+/* Run a statement. affected / insert_id may be NULL; affected counts the rows an UPDATE matched
+ * (CLIENT_FOUND_ROWS), also those it left unchanged. After "server has gone away" or "lost
  * connection" outside a transaction, the connection is re-established and the statement tried once
  * more. Returns TF_OK or TF_ERR_DB (logged with the statement's name, never its parameters). */
 enum tf_err db_exec(struct db *db, enum db_stmt s, const struct db_param *p, size_t np,
