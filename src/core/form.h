@@ -25,12 +25,21 @@ struct kvlist {
 	size_t n;
 };
 
-/* Decode "a=1&b=x%20y" (plus=1 for forms, where '+' is a space; queries use plus=1 too).
- * Empty pairs are skipped; a name without '=' gets the empty value. On error the list is empty. */
+/* Decode "a=1&b=x%20y" ('+' is a space, for forms and queries alike).
+ * Empty pairs and pairs with an empty name ("=x") are skipped; a name without '=' gets the empty
+ * value. Names and values must decode to NUL-free, well-formed UTF-8. Returns TF_OK, TF_ERR_TOOBIG
+ * (more than FORM_MAX_FIELDS fields, a name over FORM_MAX_NAME or a value over FORM_MAX_VALUE bytes)
+ * or TF_ERR_INVALID (bad %-escape, NUL, bad UTF-8). On error the list is empty. Free with kv_free. */
 enum tf_err form_parse_urlencoded(const char *s, size_t len, struct kvlist *out);
-/* Parse a Cookie header "a=1; b=2" (values taken as-is, surrounding quotes removed). */
+/* Parse a Cookie header "a=1; b=2" (values taken as-is, surrounding quotes removed).
+ * Lenient like browsers (RFC 6265 section 5.4): pairs are split at ';', blanks around names and
+ * values are trimmed, and a malformed pair (no '=', a name that is not an RFC 9110 token or longer
+ * than FORM_MAX_NAME, a control character, '"' or '\' inside the value) is ignored rather than failing
+ * the whole header, since other sites on the same domain may set odd cookies. Empty values are kept.
+ * header NULL gives an empty list. TF_ERR_TOOBIG when the header is over COOKIE_MAX_HEADER bytes or
+ * holds more than FORM_MAX_FIELDS well-formed cookies. Free with kv_free. */
 enum tf_err cookie_parse(const char *header, struct kvlist *out);
-/* First value for name, or NULL. */
+/* First value for name (duplicates are kept in order), or NULL. */
 const char *kv_get(const struct kvlist *l, const char *name);
 void kv_free(struct kvlist *l);
 
