@@ -1,0 +1,83 @@
+/* request.h: one HTTP request from CGI variables: method, normalised path, query, cookies, bounded body. */
+#ifndef TF_REQUEST_H
+#define TF_REQUEST_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "auth.h"
+#include "form.h"
+#include "util.h"
+
+#define REQ_MAX_PATH   2048           /* bytes in the (decoded) path */
+#define REQ_MAX_QUERY  8192           /* bytes in QUERY_STRING */
+#define REQ_MAX_BODY   (64 * 1024)    /* bytes in a request body; more → 413 unread */
+
+enum http_method {
+	HTTP_GET,
+	HTTP_HEAD,
+	HTTP_POST,
+	HTTP_PUT,
+	HTTP_PATCH,
+	HTTP_DELETE,
+	HTTP_OPTIONS,
+	HTTP_OTHER,
+	HTTP_METHOD_MAX
+};
+const char *http_method_name(enum http_method m);
+
+/* Reads up to n body bytes into p; returns the count (0 at end of input) or -1 on an error. */
+typedef long (*req_read_fn)(void *ud, char *p, size_t n);
+
+struct request {
+	char **envp;                  /* the CGI variables (not owned) */
+	req_read_fn read_fn;          /* the body's source (set by the caller after request_init) */
+	void *read_ud;
+	enum http_method method;
+	char path[REQ_MAX_PATH + 1];  /* decoded, normalised: starts with '/', no "//", no trailing '/' */
+	int api;                      /* JSON answers: path under /api/ or an API route */
+	struct kvlist query;
+	struct kvlist cookies;
+	struct kvlist form;           /* urlencoded body */
+	json_t *json;                 /* JSON body (object) or NULL */
+	const char *authorization;    /* HTTP_AUTHORIZATION */
+	const char *content_type;
+	const char *user_agent;
+	const char *accept;
+	const char *remote_addr;
+	size_t content_length;
+	struct buf body;
+
+	/* set by the router */
+	long long doctor_id;          /* > 0 once authenticated */
+	int via_bearer;               /* authenticated by an Authorization: Bearer token */
+	const char *session_token;    /* the valid tf_session cookie (points into cookies) */
+	char csrf_cookie[AUTH_TOKEN_MAX];
+	int csrf_cookie_new;          /* csrf_cookie was made for this response: send Set-Cookie */
+};
+
+/* Parse the CGI variables in envp (not copied; must outlive req). Returns 0, or the HTTP status
+ * to answer with: 400 (bad path, query or Content-Length), 413 (Content-Length over
+ * REQ_MAX_BODY; nothing is read). req is always initialised and must be freed with request_free. */
+int request_init(struct request *req, char **envp);
+/* Read CONTENT_LENGTH body bytes through fn (req->read_fn) and decode them by content type (urlencoded → form,
+ * application/json → json). Returns 0, or 400 (short or malformed body), 413, 415 (other type). */
+int request_read_body(struct request *req, req_read_fn fn, void *ud);
+void request_free(struct request *req);
+
+/* A CGI variable, or NULL. */
+const char *request_env(const struct request *req, const char *name);
+/* A body field: the urlencoded form's value, or a JSON body's string member; NULL when absent. */
+const char *request_field(const struct request *req, const char *name);
+const char *request_cookie(const struct request *req, const char *name);
+/* The token of "Authorization: Bearer TOKEN", or NULL. */
+const char *request_bearer(const struct request *req);
+
+/* Exposed for tests: normalise a decoded path into out[outlen]. Returns 0, or -1 when it is
+ * refused (empty, not starting with '/', control bytes or NUL, a ".." segment, too long). */
+int request_normalise_path(const char *in, size_t len, char *out, size_t outlen);
+/* Exposed for tests: strict Content-Length: digits only, fits size_t. 0 ok, -1 malformed. */
+int request_parse_length(const char *s, size_t *out);
+
+#endif
