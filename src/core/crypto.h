@@ -65,6 +65,10 @@ void fernet_generate_key(char out[45]);
 enum tf_err password_hash(const char *password, unsigned long iterations, char *out, size_t outlen);
 /* 1 when password matches hash, 0 when not or the hash is malformed. Constant time in the result. */
 int password_verify(const char *password, const char *hash);
+/* Raw PBKDF2-HMAC-SHA256 (RFC 8018) into out[outlen]. Returns TF_OK, or TF_ERR_INVALID on a zero
+ * iteration count, an empty salt or outlen 0. */
+enum tf_err pbkdf2_sha256(const void *password, size_t pwlen, const void *salt, size_t saltlen,
+			  unsigned long iterations, void *out, size_t outlen);
 
 /* HS256 JWT (RFC 7519): sign claims (the object is not changed); returns malloc'd token or NULL. */
 char *jwt_sign_hs256(const char *secret, json_t *claims);
