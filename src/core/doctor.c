@@ -141,6 +141,9 @@ static const struct {
 	{ "\xc5\x81", "l" }, { "\xc5\x82", "l" }, { "\xc4\x87", "c" }, { "\xc5\x84", "n" },
 	{ "\xc5\x9b", "s" }, { "\xc5\xba", "z" }, { "\xc5\xbc", "z" }, { "\xc4\x99", "e" },
 	{ "\xc4\x85", "a" }, { "\xc5\x99", "r" }, { "\xc4\x9b", "e" }, { "\xc5\xaf", "u" },
+	{ "\xc5\xbb", "z" }, { "\xc5\xb9", "z" }, { "\xc5\x9a", "s" }, { "\xc5\x83", "n" },
+	{ "\xc4\x86", "c" }, { "\xc4\x98", "e" }, { "\xc4\x84", "a" }, { "\xc5\x98", "r" },
+	{ "\xc4\x9a", "e" }, { "\xc5\xae", "u" },
 };
 
 /* Length of the UTF-8 sequence starting with byte c (1 for ASCII and for stray bytes). */
