@@ -5,8 +5,7 @@
 //      CHROMIUM (default /usr/bin/chromium).
 // Prints TAP on stdout; exit status 1 when a point failed.
 import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,21 +34,21 @@ function ok(cond, name, diag) {
 	return cond;
 }
 
-const profile = mkdtempSync(path.join(tmpdir(), 'tf-chromium-'));
 let browser;
 try {
 	browser = await chromium.launch({
 		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
 		headless: true,
 		args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-		       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-		       `--user-data-dir=${profile}`],
+		       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+		// playwright gives every launch a new, empty profile directory of its own.
 	});
 	const context = await browser.newContext({ locale: 'de-DE', viewport: { width: 1200, height: 900 } });
 	const page = await context.newPage();
 	const consoleErrors = [];
 	page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
 	page.on('pageerror', (e) => consoleErrors.push(String(e)));
+	page.on('response', (r) => { if (r.status() >= 400) consoleErrors.push(`${r.status()} ${r.url()}`); });
 
 	let resp = await page.goto(`${baseUrl}/doctor/login`);
 	ok(resp && resp.status() === 200, 'login page opens', resp && resp.status());
@@ -93,7 +92,6 @@ try {
 } finally {
 	if (browser)
 		await browser.close();
-	rmSync(profile, { recursive: true, force: true });
 }
 console.log(`1..${n}`);
 process.exit(failed ? 1 : 0);
