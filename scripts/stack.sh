@@ -195,7 +195,8 @@ start_smtp() {
 	if pidfile_alive "$RUN/smtp.pid"; then
 		return
 	fi
-	mkdir -p "$ST/mail"
+	# A Maildir: the Mailbox handler only creates tmp/ new/ cur/ when the folder itself is new.
+	mkdir -p "$ST/mail/tmp" "$ST/mail/new" "$ST/mail/cur"
 	setsid "$DEBPY" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$ST/mail" \
 		</dev/null >>"$LOG/smtp.log" 2>&1 &
 	echo $! >"$RUN/smtp.pid"
