@@ -385,26 +385,38 @@ static struct fernet_keyring *ring_of(const char *csv)
 	return k;
 }
 
+/* 1 when $TF_TESTDATA/fernet/generate.json is readable; else 0 and why in msg. */
+static int fernet_vectors_present(char *msg, size_t msglen)
+{
+	const char *dir = getenv("TF_TESTDATA");
+	FILE *f;
+
+	if (!dir || !*dir) {
+		snprintf(msg, msglen, "TF_TESTDATA not set");
+		return 0;
+	}
+	snprintf(msg, msglen, "%s/fernet/generate.json", dir);
+	f = fopen(msg, "r");
+	if (!f) {
+		snprintf(msg, msglen, "%s/fernet/generate.json not found", dir);
+		return 0;
+	}
+	fclose(f);
+	return 1;
+}
+
 static void fernet_spec_vectors(void **state)
 {
 	const char *dir = getenv("TF_TESTDATA");
 	char path[4096];
-	FILE *f;
 	json_t *gen, *ver, *inv, *v;
 	size_t i, gen_ok = 0, ver_ok = 0, inv_ok = 0;
 
 	(void)state;
-	if (!dir || !*dir) {
-		print_message("# TF_TESTDATA not set: Fernet spec vectors skipped\n");
+	if (!fernet_vectors_present(path, sizeof(path))) {
+		print_message("# %s: Fernet spec vectors skipped\n", path);
 		skip();
 	}
-	snprintf(path, sizeof(path), "%s/fernet/generate.json", dir);
-	f = fopen(path, "r");
-	if (!f) {
-		print_message("# %s not found: Fernet spec vectors skipped\n", path);
-		skip();
-	}
-	fclose(f);
 	gen = load_vectors(dir, "generate.json");
 	ver = load_vectors(dir, "verify.json");
 	inv = load_vectors(dir, "invalid.json");
@@ -975,5 +987,18 @@ int main(void)
 		cmocka_unit_test(jwt_rfc7515_example),
 	};
 
-	return cmocka_run_group_tests(tests, setup_crypto, NULL);
+	struct CMUnitTest run[TF_ARRAY_LEN(tests)];
+	char why[4096];
+	size_t i, n = 0;
+
+	/* cmocka 1.1.5 reports a skip() as "not ok N # SKIP", which automake's TAP driver counts as a
+	 * failure: without the third-party vectors the test is left out and the reason printed. */
+	for (i = 0; i < TF_ARRAY_LEN(tests); i++) {
+		if (tests[i].test_func == fernet_spec_vectors && !fernet_vectors_present(why, sizeof(why))) {
+			printf("# SKIP fernet_spec_vectors: %s\n", why);
+			continue;
+		}
+		run[n++] = tests[i];
+	}
+	return _cmocka_run_group_tests("test_crypto", run, n, setup_crypto, NULL);
 }
