@@ -179,6 +179,17 @@ static int cmd_migrate(struct conf *c, int argc, char **argv)
 
 /* ------------------------------------------------------------------ add-doctor */
 
+/* Number of UTF-8 characters in s. */
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
 /* Read the first line of stdin into out[outlen] (no newline). Returns 0, or -1 when the line does
  * not fit (the rest is consumed). Prompts without echo when stdin is a terminal. */
 static int read_password(char *out, size_t outlen)
@@ -243,6 +254,10 @@ static int cmd_add_doctor(struct conf *c, int argc, char **argv)
 	}
 	if (!password[0]) {
 		ex = usage_error("no password: give it as the first line of standard input");
+		goto out;
+	}
+	if (utf8_chars(password) < DOCTOR_PASSWORD_MIN) {
+		ex = usage_error("password too short: at least %d characters", DOCTOR_PASSWORD_MIN);
 		goto out;
 	}
 	log_add_secret(password);

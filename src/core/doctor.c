@@ -350,6 +350,9 @@ enum tf_err doctor_create(struct db *db, const char *email, const char *name, co
 	for (i = 0; i < len; i++)
 		if (em[i] >= 'A' && em[i] <= 'Z')
 			em[i] = (char)(em[i] - 'A' + 'a');
+	rc = check_password(password, err, errlen);
+	if (rc != TF_OK)
+		return rc;
 	/* Name: trimmed, 1..DOCTOR_NAME_MAX bytes of printable UTF-8. */
 	if (!name) {
 		snprintf(err, errlen, "missing name");
@@ -388,9 +391,6 @@ enum tf_err doctor_create(struct db *db, const char *email, const char *name, co
 		snprintf(err, errlen, "invalid time zone (expected a name like Europe/Berlin)");
 		return TF_ERR_INVALID;
 	}
-	rc = check_password(password, err, errlen);
-	if (rc != TF_OK)
-		return rc;
 	/* Hash before the transaction: it takes a while and needs no locks. */
 	rc = password_hash(password, 0, hash, sizeof(hash));
 	if (rc != TF_OK) {

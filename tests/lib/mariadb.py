@@ -47,6 +47,8 @@ class MariaDB:
         self.socket = os.path.join(self.dir, "mysql.sock")
         self.pidfile = os.path.join(self.dir, "mariadb.pid")
         self.errlog = os.path.join(self.dir, "mariadb.err")
+        # A private tmpdir: servers sharing /tmp can collide on their temporary table files.
+        self.tmpdir = os.path.join(self.dir, "tmp")
         self.database = database
         self.proc = None
 
@@ -108,6 +110,7 @@ class MariaDB:
         """Start the server (initialising DIR/data first if needed) and create the database.
         Reuses a server that is already running from this directory. Returns self."""
         os.makedirs(self.dir, exist_ok=True)
+        os.makedirs(self.tmpdir, exist_ok=True)
         if self.pid() and self.answers():
             self._create_database()
             return self
@@ -116,8 +119,10 @@ class MariaDB:
             r = subprocess.run([_find(["mariadb-install-db", "mysql_install_db"]), "--no-defaults",
                                 "--auth-root-authentication-method=normal",
                                 f"--datadir={self.datadir}", "--user=root",
-                                "--skip-test-db", "--skip-name-resolve"],
-                               stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+                                "--skip-test-db", "--skip-name-resolve",
+                                f"--tmpdir={self.tmpdir}", "--innodb-buffer-pool-size=32M"],
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=300,
+                               env=dict(os.environ, TMPDIR=self.tmpdir))
             if r.returncode != 0:
                 raise RuntimeError("mariadb-install-db failed:\n"
                                    + r.stdout.decode("utf-8", "replace")
@@ -131,6 +136,7 @@ class MariaDB:
         args = [_find(["mariadbd", "mysqld"]), "--no-defaults",
                 f"--datadir={self.datadir}", f"--socket={self.socket}", "--skip-networking",
                 f"--pid-file={self.pidfile}", f"--log-error={self.errlog}", "--user=root",
+                f"--tmpdir={self.tmpdir}",
                 "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=8M",
                 "--innodb-flush-log-at-trx-commit=0", "--innodb-doublewrite=0",
                 "--skip-log-bin", "--sync-binlog=0", "--performance-schema=0",
