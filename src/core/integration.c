@@ -60,15 +60,12 @@ size_t integration_provider_missing(struct conf *c, enum integration_provider p,
 
 	if ((unsigned)p >= INTEGRATION_PROVIDER_MAX)
 		return 0;
-	for (s = providers[p].settings; *s; s++) {
+	for (s = providers[p].settings; *s && n < max; s++) {
 		v = conf_get(c, *s);
-		if (v && *v)
-			continue;
-		if (n < max)
-			names[n] = *s;
-		n++;
+		if (!v || !*v)
+			names[n++] = *s;
 	}
-	return n < max ? n : max;
+	return n;
 }
 
 json_t *integration_provider_status_json(struct conf *c, enum integration_provider p)

@@ -25,7 +25,7 @@ enum integration_provider integration_provider_parse(const char *key);
 const char *integration_provider_title(enum integration_provider p);
 
 /* Settings the provider needs that are unset or empty in c: fills names[] (static strings, at most
- * max of them) and returns how many are missing (0 = configured). Apple (CalDAV) needs none. */
+ * max of them) and returns how many it wrote (0 = configured). Apple (CalDAV) needs none. */
 size_t integration_provider_missing(struct conf *c, enum integration_provider p, const char **names,
 				    size_t max);
 /* {"configured": bool, "missing": [...]} for one provider; caller decrefs. */
