@@ -366,11 +366,11 @@ static enum tf_err bind_params(struct db *db, enum db_stmt s, MYSQL_STMT *st,
 }
 
 /* Fetch every row of an executed statement with a result set into out, as strings. */
-static enum tf_err fetch_rows(struct db *db, enum db_stmt s, MYSQL_STMT *st, MYSQL_RES *meta,
-			      struct db_rows *out)
+static enum tf_err fetch_rows(struct db *db, enum db_stmt s, MYSQL_STMT *st, struct db_rows *out)
 {
-	unsigned int ncols = mysql_num_fields(meta), i;
-	MYSQL_FIELD *fields = mysql_fetch_fields(meta);
+	unsigned int ncols = 0, i;
+	MYSQL_RES *meta = NULL;
+	MYSQL_FIELD *fields;
 	MYSQL_BIND *b = NULL;
 	unsigned long *lens = NULL;
 	my_bool *nulls = NULL, *errs = NULL;
@@ -383,6 +383,14 @@ static enum tf_err fetch_rows(struct db *db, enum db_stmt s, MYSQL_STMT *st, MYS
 		db->last_errno = mysql_stmt_errno(st);
 		goto fail;
 	}
+	/* Metadata taken after store_result carries each column's max_length. */
+	meta = mysql_stmt_result_metadata(st);
+	if (!meta) {
+		db->last_errno = mysql_stmt_errno(st);
+		goto fail;
+	}
+	ncols = mysql_num_fields(meta);
+	fields = mysql_fetch_fields(meta);
 	out->ncols = ncols;
 	if (ncols == 0) {
 		rc = TF_OK;
@@ -486,6 +494,8 @@ out:
 	free(lens);
 	free(nulls);
 	free(errs);
+	if (meta)
+		mysql_free_result(meta);
 	mysql_stmt_free_result(st);
 	return rc;
 }
@@ -499,7 +509,6 @@ static enum tf_err run_once(struct db *db, enum db_stmt s, const struct db_param
 	MYSQL_BIND pb[DB_PARAMS_MAX];
 	unsigned long lens[DB_PARAMS_MAX];
 	long long ints[DB_PARAMS_MAX];
-	MYSQL_RES *meta;
 	enum tf_err rc;
 
 	if (np > DB_PARAMS_MAX) {
@@ -519,12 +528,10 @@ static enum tf_err run_once(struct db *db, enum db_stmt s, const struct db_param
 			log_db_error(s, db->last_errno, mysql_stmt_error(st));
 		return TF_ERR_DB;
 	}
-	meta = mysql_stmt_result_metadata(st);
-	if (meta) {
+	if (mysql_stmt_field_count(st) > 0) {
 		struct db_rows tmp = { 0 };
 
-		rc = fetch_rows(db, s, st, meta, out ? out : &tmp);
-		mysql_free_result(meta);
+		rc = fetch_rows(db, s, st, out ? out : &tmp);
 		db_rows_free(&tmp);
 		if (rc != TF_OK) {
 			if (out)
