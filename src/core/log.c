@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,11 +337,17 @@ static int redact_patterns(const char *t, struct buf *out)
 void log_redact(const char *in, char *out, size_t outlen)
 {
 	size_t inlen = strlen(in);
-	size_t max = inlen * 2 + LOG_MAX_MSG;
+	size_t max;
 	struct buf a, b;
 
 	if (!outlen)
 		return;
+	/* Worst case growth: a 1-byte value after "key=" becomes the 10 bytes of LOG_REDACTED. */
+	if (inlen > (SIZE_MAX - LOG_MAX_MSG) / sizeof(LOG_REDACTED)) {
+		str_copy(out, "[log message dropped: too long]", outlen);
+		return;
+	}
+	max = inlen * sizeof(LOG_REDACTED) + LOG_MAX_MSG;
 	buf_init(&a, max);
 	buf_init(&b, max);
 	if (redact_secrets(in, &a) < 0 || buf_append(&a, "", 0) < 0 || redact_patterns(a.data, &b) < 0 ||
