@@ -10,7 +10,7 @@ void api_integrations_get(struct app *app, struct request *req, struct response 
 
 	list = integration_list_json(app_db(app), req->doctor_id, 0);
 	if (!list) {
-		error_respond(app, req, rs, 500, NULL);
+		error_respond(app, req, rs, app_db_error_status(app), NULL);
 		return;
 	}
 	body = json_pack("{s:o, s:o}", "integrations", list, "providers",

@@ -52,6 +52,11 @@ struct db *app_db(struct app *a)
 	return a->db;
 }
 
+int app_db_error_status(struct app *a)
+{
+	return a->db && db_ping(a->db) ? 500 : 503;
+}
+
 static long cgi_read(void *ud, char *p, size_t n)
 {
 	size_t r = fread(p, 1, n, (FILE *)ud);

@@ -107,7 +107,7 @@ void page_login_post(struct app *app, struct request *req, struct response *rs)
 	resp_redirect(rs, 303, "/doctor/calendar-integrations");
 	return;
 fail:
-	error_respond(app, req, rs, 500, NULL);
+	error_respond(app, req, rs, app_db_error_status(app), NULL);
 }
 
 void page_logout_post(struct app *app, struct request *req, struct response *rs)
@@ -115,7 +115,7 @@ void page_logout_post(struct app *app, struct request *req, struct response *rs)
 	const char *token = request_cookie(req, COOKIE_SESSION);
 
 	if (token && auth_session_delete(app_db(app), token) != TF_OK) {
-		error_respond(app, req, rs, 500, NULL);
+		error_respond(app, req, rs, app_db_error_status(app), NULL);
 		return;
 	}
 	if (token)

@@ -61,7 +61,7 @@ void page_integrations_get(struct app *app, struct request *req, struct response
 
 	list = integration_list_json(app_db(app), req->doctor_id, 1);
 	if (!list) {
-		error_respond(app, req, rs, 500, NULL);
+		error_respond(app, req, rs, app_db_error_status(app), NULL);
 		return;
 	}
 	ctx = page_context(app, req, rs, "Kalender-Integrationen", 1);

@@ -132,7 +132,7 @@ void router_dispatch(struct app *app, struct request *req, struct response *rs)
 	if (rt->flags & ROUTE_LOGIN) {
 		r = authenticate(app, req, db, rt->flags);
 		if (r < 0) {
-			error_respond(app, req, rs, 500, NULL);
+			error_respond(app, req, rs, app_db_error_status(app), NULL);
 			goto out;
 		}
 		if (r == 0) {

@@ -25,6 +25,8 @@ struct app {
 /* The database connection, connecting on first use. NULL when the server is unreachable (logged;
  * the next call tries again). Never exits. */
 struct db *app_db(struct app *app);
+/* The status for a failed database call: 503 when the server is unreachable now, else 500. */
+int app_db_error_status(struct app *app);
 
 /* Route flags: what the router enforces before a handler runs. */
 enum {

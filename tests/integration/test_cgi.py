@@ -13,6 +13,9 @@ import json
 import os
 import re
 import shutil
+import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -125,6 +128,61 @@ def cgi(method, path, query="", form=None, body=None, ctype=None, cookies=None, 
         env["HTTP_" + k.upper().replace("-", "_")] = v
     env.update(extra or {})
     return run_app(env, body=body, config=config, expect_rc=expect_rc)
+
+
+# ------------------------------------------------------------------ a tiny FastCGI client (stdlib)
+FCGI_BEGIN, FCGI_END, FCGI_PARAMS, FCGI_STDIN, FCGI_STDOUT = 1, 3, 4, 5, 6
+
+
+def _fcgi_record(rtype, content, req_id=1):
+    return struct.pack("!BBHHBx", 1, rtype, req_id, len(content), 0) + content
+
+
+def _fcgi_len(n):
+    return bytes([n]) if n < 128 else struct.pack("!I", n | 0x80000000)
+
+
+def fcgi(sock_path, method, path, body=b"", ctype=None, cookies=None, extra=None):
+    """One request to a FastCGI responder on a unix socket; returns a Resp."""
+    params = {"GATEWAY_INTERFACE": "CGI/1.1", "SERVER_PROTOCOL": "HTTP/1.1", "REQUEST_METHOD": method,
+              "PATH_INFO": path, "REQUEST_URI": path, "QUERY_STRING": "", "REMOTE_ADDR": "127.0.0.1",
+              "CONTENT_LENGTH": str(len(body)) if body else ""}
+    if ctype:
+        params["CONTENT_TYPE"] = ctype
+    if cookies:
+        params["HTTP_COOKIE"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    params.update(extra or {})
+    pairs = b"".join(_fcgi_len(len(k.encode())) + _fcgi_len(len(v.encode())) + k.encode() + v.encode()
+                     for k, v in params.items())
+    msg = _fcgi_record(FCGI_BEGIN, struct.pack("!HB5x", 1, 0))
+    for i in range(0, len(pairs), 65535):
+        msg += _fcgi_record(FCGI_PARAMS, pairs[i:i + 65535])
+    msg += _fcgi_record(FCGI_PARAMS, b"")
+    for i in range(0, len(body), 65535):
+        msg += _fcgi_record(FCGI_STDIN, body[i:i + 65535])
+    msg += _fcgi_record(FCGI_STDIN, b"")
+    out = b""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(60)
+        s.connect(sock_path)
+        s.sendall(msg)
+        buf = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise AssertionError("FastCGI connection closed before END_REQUEST")
+            buf += chunk
+            while len(buf) >= 8:
+                _, rtype, _, clen, plen = struct.unpack("!BBHHBx", buf[:8])
+                if len(buf) < 8 + clen + plen:
+                    break
+                content, buf = buf[8:8 + clen], buf[8 + clen + plen:]
+                if rtype == FCGI_STDOUT:
+                    out += content
+                elif rtype == FCGI_END:
+                    resp = Resp(0, out, b"")
+                    responses.append(resp)
+                    return resp
 
 
 def login_form():
@@ -577,6 +635,78 @@ try:
         assert r.returncode == 0 and b"BASE_URL" in r.stdout
         r = subprocess.run([APP, "--bogus"], capture_output=True, timeout=30)
         assert r.returncode == 2
+
+
+    # ------------------------------------------------------------------------------ FastCGI mode
+    # The same binary with a listening unix socket as its stdin (what spawn-fcgi does).
+    sock_path = os.path.join(TMP, "app.sock")
+    lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lsock.bind(sock_path)
+    lsock.listen(16)
+    wenv = {k: os.environ[k] for k in ("PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS") if k in os.environ}
+    wenv["TF_CONFIG"] = CONFIG
+    worker = subprocess.Popen([APP], stdin=lsock.fileno(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, env=wenv)
+    lsock.close()
+    try:
+        with t.case("FastCGI: one worker answers 300 mixed requests in turn"):
+            r, fck, ftok = login("bob@example.org", PASSWORD)
+            fsess = r.cookie_value("tf_session")
+            want = {"/doctor/login": 200, "/healthz": 200, "/doctor/calendar-integrations": 200,
+                    "/api/doctor/calendar-integrations": 200, "/nope": 404, "/api/nope": 404}
+            for i in range(50):
+                for path, st in want.items():
+                    r = fcgi(sock_path, "GET", path, cookies={"tf_session": fsess, "tf_csrf": fck})
+                    assert r.status == st, (path, r)
+            assert worker.poll() is None, "worker died"
+
+        with t.case("FastCGI: POST bodies are read from the stream (login, 405, 413, logout)"):
+            ck, tok = login_form()
+            body = urllib.parse.urlencode({"email": "bob@example.org", "password": PASSWORD,
+                                           "csrf_token": tok}).encode()
+            r = fcgi(sock_path, "POST", "/doctor/login", body=body,
+                     ctype="application/x-www-form-urlencoded", cookies={"tf_csrf": ck})
+            assert r.status == 303 and r.cookie("tf_session"), r
+            s3 = r.cookie_value("tf_session")
+            r = fcgi(sock_path, "POST", "/doctor/calendar-integrations", body=b"a=b",
+                     ctype="application/x-www-form-urlencoded")
+            assert r.status == 405, r
+            r = fcgi(sock_path, "POST", "/doctor/login", extra={"CONTENT_LENGTH": "70000"})
+            assert r.status == 413, r
+            r = fcgi(sock_path, "POST", "/doctor/logout", body=f"csrf_token={tok}".encode(),
+                     ctype="application/x-www-form-urlencoded", cookies={"tf_csrf": ck, "tf_session": s3})
+            assert r.status == 303, r
+            h3 = hashlib.sha256(s3.encode()).hexdigest()
+            assert sql(f"SELECT COUNT(*) FROM sessions WHERE token_hash='{h3}'") == "0"
+
+        with t.case("FastCGI: the worker survives a database outage (503) and recovers"):
+            DB.stop()
+            r = fcgi(sock_path, "GET", "/healthz")
+            assert r.status == 503 and r.json()["database"] == "unreachable", r
+            r = fcgi(sock_path, "GET", "/doctor/calendar-integrations", cookies={"tf_session": fsess})
+            assert r.status == 503 and "Dienst nicht verfügbar" in r.body, r
+            r = fcgi(sock_path, "GET", "/api/doctor/calendar-integrations", cookies={"tf_session": fsess})
+            assert r.status == 503 and r.json()["error"]["code"] == "service_unavailable", r
+            r = fcgi(sock_path, "GET", "/doctor/login")
+            assert r.status == 200, r
+            DB.start()
+            r = fcgi(sock_path, "GET", "/healthz")
+            assert r.status == 200, r
+            r = fcgi(sock_path, "GET", "/doctor/calendar-integrations", cookies={"tf_session": fsess})
+            assert r.status == 200, r
+            assert worker.poll() is None, "worker died"
+
+        with t.case("FastCGI: SIGTERM ends the worker cleanly (exit 0, no sanitizer or leak report)"):
+            worker.send_signal(signal.SIGTERM)
+            rc = worker.wait(timeout=60)
+            err = worker.stderr.read().decode("utf-8", "replace")
+            assert rc == 0 and not sanitizer_trouble(err), (rc, err[-3000:])
+            assert SECRET not in err and PASSWORD not in err
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        worker.stderr.close()
 
     with t.case("every response carried the security headers"):
         assert len(responses) > 40, len(responses)
