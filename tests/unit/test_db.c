@@ -276,6 +276,32 @@ static void reconnect_after_kill(void **state)
 	db_close(other);
 }
 
+/* Every connection, also one opened again after a kill, works in UTC, strict mode, utf8mb4. */
+static void check_session(struct db *d)
+{
+	struct db_rows r;
+
+	assert_int_equal(db_query_one(d, STMT_TEST_SESSION, DB_NOARGS, &r), 1);
+	assert_string_equal(db_cell(&r, 0, 0), "+00:00");
+	assert_non_null(strstr(db_cell(&r, 0, 1), "STRICT_ALL_TABLES"));
+	assert_string_equal(db_cell(&r, 0, 2), "utf8mb4");
+	db_rows_free(&r);
+}
+
+static void session_settings(void **state)
+{
+	struct db *other = connect_or_fail();
+	long long id;
+
+	(void)state;
+	check_session(db);
+	id = connection_id(db);
+	assert_int_equal(db_exec(other, STMT_TEST_KILL, DB_ARGS(DBP_INT(id)), NULL, NULL), TF_OK);
+	check_session(db);
+	assert_true(connection_id(db) != id);
+	db_close(other);
+}
+
 static void connect_failure_message(void **state)
 {
 	struct conf *bad = conf_new();
@@ -627,6 +653,7 @@ int main(void)
 		cmocka_unit_test(rollback_leaves_no_row),
 		cmocka_unit_test(duplicate_key_errno),
 		cmocka_unit_test(reconnect_after_kill),
+		cmocka_unit_test(session_settings),
 		cmocka_unit_test(connect_failure_message),
 		cmocka_unit_test(migrate_idempotent),
 		cmocka_unit_test(migrate_extra_and_failure),
