@@ -218,6 +218,26 @@ static void load_missing_named_file(void **state)
 	unsetenv("TF_CONFIG");
 }
 
+/* Neither a path nor TF_CONFIG: a missing default file means environment only. */
+static void load_default_missing_is_environment_only(void **state)
+{
+	char err[512] = "";
+	struct conf *c;
+
+	(void)state;
+	if (access(TF_SYSCONFDIR "/terminfinder.env", F_OK) == 0)
+		skip();  /* this machine has a real config file there */
+	unsetenv("TF_CONFIG");
+	setenv("TF_TEST_ENV_ONLY", "from-env", 1);
+	c = conf_load(NULL, err, sizeof(err));
+	assert_non_null(c);
+	assert_string_equal(err, "");
+	assert_string_equal(conf_get(c, "TF_TEST_ENV_ONLY"), "from-env");
+	unsetenv("TF_TEST_ENV_ONLY");
+	assert_null(conf_get(c, "TF_TEST_ENV_ONLY"));
+	conf_free(c);
+}
+
 static void load_file_errors_and_values(void **state)
 {
 	char path[] = "/tmp/tf-conf-test-XXXXXX";
@@ -313,6 +333,7 @@ int main(void)
 		cmocka_unit_test(require_names_missing_key),
 		cmocka_unit_test(get_long_bounds),
 		cmocka_unit_test(load_missing_named_file),
+		cmocka_unit_test(load_default_missing_is_environment_only),
 		cmocka_unit_test(load_file_errors_and_values),
 		cmocka_unit_test(parse_refuses_oversized_text),
 		cmocka_unit_test(register_secrets_masks_them),
