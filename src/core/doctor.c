@@ -327,12 +327,12 @@ static enum tf_err free_slug(struct db *db, const char *base, char *out, size_t 
 }
 
 enum tf_err doctor_create(struct db *db, const char *email, const char *name, const char *slug,
-			  const char *password, const char *timezone, long long *id,
+			  const char *password, const char *tz_name, long long *id,
 			  char *err, size_t errlen)
 {
 	char em[DOCTOR_EMAIL_MAX + 1], nm[DOCTOR_NAME_MAX + 1], sl[DOCTOR_SLUG_MAX + 1];
 	char base[DOCTOR_SLUG_MAX + 1], hash[PASSWORD_HASH_MAX];
-	const char *tz = timezone && *timezone ? timezone : DOCTOR_TZ_DEFAULT;
+	const char *tz = tz_name && *tz_name ? tz_name : DOCTOR_TZ_DEFAULT;
 	unsigned long long new_id = 0;
 	struct doctor d;
 	enum tf_err rc;
