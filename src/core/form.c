@@ -8,12 +8,25 @@
 #include "escape.h"
 #include "form.h"
 
-static void kv_push(struct kvlist *l, char *name, char *value)
+/* Request-time code: no aborting allocators. Takes ownership of name and value (freed on failure). */
+static enum tf_err kv_push(struct kvlist *l, char *name, char *value)
 {
-	l->items = xrealloc(l->items, (l->n + 1) * sizeof(*l->items));
+	struct kv *items;
+
+	if (!name || !value)
+		goto fail;
+	items = realloc(l->items, (l->n + 1) * sizeof(*l->items));
+	if (!items)
+		goto fail;
+	l->items = items;
 	l->items[l->n].name = name;
 	l->items[l->n].value = value;
 	l->n++;
+	return TF_OK;
+fail:
+	free(name);
+	free(value);
+	return TF_ERR_NOMEM;
 }
 
 void kv_free(struct kvlist *l)
@@ -102,7 +115,7 @@ static enum tf_err decode_part(const char *s, size_t n, size_t max, char **out)
 		buf_free(&b);
 		return TF_ERR_INVALID;
 	}
-	*out = buf_detach(&b);
+	*out = b.data ? b.data : strdup("");  /* NULL only when out of memory: kv_push reports it */
 	return TF_OK;
 }
 
@@ -134,12 +147,14 @@ enum tf_err form_parse_urlencoded(const char *s, size_t len, struct kvlist *out)
 		if (eq)
 			rc = decode_part(eq + 1, plen - nlen - 1, FORM_MAX_VALUE, &value);
 		else
-			value = xstrdup("");
+			value = strdup("");
 		if (rc != TF_OK) {
 			free(name);
 			goto out;
 		}
-		kv_push(out, name, value);
+		rc = kv_push(out, name, value);
+		if (rc != TF_OK)
+			goto out;
 	}
 out:
 	if (rc != TF_OK)
@@ -216,7 +231,9 @@ enum tf_err cookie_parse(const char *header, struct kvlist *out)
 			rc = TF_ERR_TOOBIG;
 			goto out;
 		}
-		kv_push(out, xstrndup(pair + a, ne - a), xstrndup(pair + vs, b - vs));
+		rc = kv_push(out, strndup(pair + a, ne - a), strndup(pair + vs, b - vs));
+		if (rc != TF_OK)
+			goto out;
 	}
 out:
 	if (rc != TF_OK)

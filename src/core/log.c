@@ -410,7 +410,9 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	if (n < 0)
 		goto out;
 	len = (size_t)n < LOG_MAX_FORMAT ? (size_t)n : LOG_MAX_FORMAT;
-	raw = xmalloc(len + 1);
+	raw = malloc(len + 1);
+	if (!raw)
+		goto out;  /* a log line is never worth aborting a request */
 	va_start(ap, fmt);
 	vsnprintf(raw, len + 1, fmt, ap);
 	va_end(ap);
