@@ -29,7 +29,8 @@ struct kvlist {
  * Empty pairs and pairs with an empty name ("=x") are skipped; a name without '=' gets the empty
  * value. Names and values must decode to NUL-free, well-formed UTF-8. Returns TF_OK, TF_ERR_TOOBIG
  * (more than FORM_MAX_FIELDS fields, a name over FORM_MAX_NAME or a value over FORM_MAX_VALUE bytes)
- * or TF_ERR_INVALID (bad %-escape, NUL, bad UTF-8). On error the list is empty. Free with kv_free. */
+ * or TF_ERR_INVALID (bad %-escape, NUL, bad UTF-8); TF_ERR_NOMEM when memory runs out (form and
+ * cookie decoding never abort). On error the list is empty. Free with kv_free. */
 enum tf_err form_parse_urlencoded(const char *s, size_t len, struct kvlist *out);
 /* Parse a Cookie header "a=1; b=2" (values taken as-is, surrounding quotes removed).
  * Lenient like browsers (RFC 6265 section 5.4): pairs are split at ';', blanks around names and
