@@ -108,7 +108,7 @@ static void handle(char **envp, req_read_fn rf, void *rud, resp_write_fn wf, voi
 }
 
 /* A start-up failure: the message on stderr, and in CGI mode a German 500 page for the client. */
-static void __attribute__((noreturn)) die_config(const char *fmt, ...)
+static void __attribute__((noreturn, format(printf, 1, 2))) die_config(const char *fmt, ...)
 {
 	struct response rs;
 	va_list ap;
