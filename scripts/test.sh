@@ -30,6 +30,11 @@ flags="--enable-werror --enable-sanitizers"
 if [ -d "$TOP/../shared/testdata" ]; then
 	flags="$flags --with-testdata=$(cd "$TOP/../shared/testdata" && pwd)"
 fi
+# Debian's python3 is the one scripts/deps.sh installs modules for (python3-cryptography,
+# python3-aiosmtpd); another python3 earlier in PATH (pyenv) may lack them.
+if [ -x /usr/bin/python3 ]; then
+	flags="$flags PYTHON3=/usr/bin/python3"
+fi
 flags="$flags $*"
 
 mkdir -p "$BUILD"
