@@ -547,7 +547,7 @@ static enum tf_err run_once(struct db *db, enum db_stmt s, const struct db_param
 	return TF_OK;
 }
 
-/* Run with one retry after a lost connection outside a transaction. */
+/* Run with one retry after a lost connection outside a transaction (writes only when they cannot have run). */
 static enum tf_err run(struct db *db, enum db_stmt s, const struct db_param *p, size_t np,
 		       unsigned long long *affected, unsigned long long *insert_id,
 		       struct db_rows *out)
@@ -570,6 +570,14 @@ static enum tf_err run(struct db *db, enum db_stmt s, const struct db_param *p, 
 	if (db->in_tx) {
 		log_error("db: %s failed: connection lost inside a transaction (%u)",
 			  db_stmt_name(s), db->last_errno);
+		return TF_ERR_DB;
+	}
+	/* "Lost connection during query" may come after the server ran the statement: only a
+	 * read is safe to repeat then. "Gone away" and "killed" mean it never ran. */
+	if (!out && db->last_errno == CR_SERVER_LOST) {
+		log_error("db: %s: connection lost during the statement; not repeating a write",
+			  db_stmt_name(s));
+		reconnect(db);
 		return TF_ERR_DB;
 	}
 	log_warn("db: %s: connection lost (%u), reconnecting and retrying once", db_stmt_name(s),
