@@ -87,6 +87,9 @@ echo "RSS before:"
 rss
 run "GET /healthz" "$BASE/healthz"
 run "GET /doctor/calendar-integrations" "$BASE/doctor/calendar-integrations" -H "Cookie: tf_session=$session"
+# wrk counts only 4xx/5xx as failures: make sure the session still works (no redirect to the login).
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: tf_session=$session" "$BASE/doctor/calendar-integrations")
+[ "$code" = 200 ] || { echo "bench: after the run the integrations page answers $code"; failed=1; }
 echo "RSS after:"
 rss
 exit $failed
