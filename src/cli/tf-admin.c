@@ -179,17 +179,6 @@ static int cmd_migrate(struct conf *c, int argc, char **argv)
 
 /* ------------------------------------------------------------------ add-doctor */
 
-/* Number of UTF-8 characters in s. */
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			n++;
-	return n;
-}
-
 /* Read the first line of stdin into out[outlen] (no newline). Returns 0, or -1 when the line does
  * not fit (the rest is consumed). Prompts without echo when stdin is a terminal. */
 static int read_password(char *out, size_t outlen)

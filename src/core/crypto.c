@@ -290,19 +290,6 @@ void hmac_sha256(const void *key, size_t keylen, const void *data, size_t n, uin
 
 /* ---------------------------------------------------------------- Fernet */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static int is_blank(char c)
 {
 	return c == ' ' || c == '\t';
@@ -317,25 +304,25 @@ struct fernet_keyring *fernet_keyring_parse(const char *csv, char *err, size_t e
 	size_t pos = 0, total = 1;
 	long got;
 
-	set_err(err, errlen, "%s", "");
+	err_set(err, errlen, "%s", "");
 	if (!csv) {
-		set_err(err, errlen, "no key given");
+		err_set(err, errlen, "no key given");
 		return NULL;
 	}
 	if (strnlen(csv, FERNET_KEYLIST_MAX + 1) > FERNET_KEYLIST_MAX) {
-		set_err(err, errlen, "key list longer than %d characters", FERNET_KEYLIST_MAX);
+		err_set(err, errlen, "key list longer than %d characters", FERNET_KEYLIST_MAX);
 		return NULL;
 	}
 	for (p = csv; *p; p++)
 		total += *p == ',';
 	if (total > FERNET_MAX_KEYS) {
-		set_err(err, errlen, "%zu keys given, at most %d allowed", total, FERNET_MAX_KEYS);
+		err_set(err, errlen, "%zu keys given, at most %d allowed", total, FERNET_MAX_KEYS);
 		return NULL;
 	}
 	crypto_need_init();
 	k = gcry_calloc_secure(1, sizeof(*k));
 	if (!k) {
-		set_err(err, errlen, "out of memory");
+		err_set(err, errlen, "out of memory");
 		return NULL;
 	}
 	p = csv;
@@ -352,16 +339,16 @@ struct fernet_keyring *fernet_keyring_parse(const char *csv, char *err, size_t e
 			e--;
 		if (s == e) {
 			if (total == 1)
-				set_err(err, errlen, "no key given");
+				err_set(err, errlen, "no key given");
 			else
-				set_err(err, errlen, "key %zu of %zu is empty", pos, total);
+				err_set(err, errlen, "key %zu of %zu is empty", pos, total);
 			goto fail;
 		}
 		got = -1;
 		if (e - s == FERNET_KEY_B64_LEN)
 			got = b64_decode(s, FERNET_KEY_B64_LEN, 1, raw, sizeof(raw));
 		if (got != 32) {
-			set_err(err, errlen,
+			err_set(err, errlen,
 				"key %zu of %zu is not a Fernet key (44 characters of url-safe base64 encoding 32 bytes)",
 				pos, total);
 			goto fail;

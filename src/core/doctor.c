@@ -245,17 +245,6 @@ static int text_ok(const char *s)
 	return 1;
 }
 
-/* Number of UTF-8 characters in s. */
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			n++;
-	return n;
-}
-
 /* 1 for a time zone name like "Europe/Berlin" that the system knows. */
 static int timezone_ok(const char *tz)
 {

@@ -64,19 +64,6 @@ struct rstate {
 	size_t errlen;
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* 1-based line and column of src[off]. */
 static void position(const char *src, size_t off, unsigned long *line, unsigned long *col)
 {
@@ -98,7 +85,7 @@ static enum tf_err syntax_err(const char *what, const char *src, size_t off, cha
 	unsigned long line, col;
 
 	position(src, off, &line, &col);
-	seterr(err, errlen, "%s%s%sline %lu, column %lu: %s", what ? "partial \"" : "", what ? what : "",
+	err_set(err, errlen, "%s%s%sline %lu, column %lu: %s", what ? "partial \"" : "", what ? what : "",
 	       what ? "\": " : "", line, col, msg);
 	return TF_ERR_INVALID;
 }
@@ -360,7 +347,7 @@ static enum tf_err parse(const char *src, size_t len, const char *what, struct t
 	}
 	return TF_OK;
 nomem:
-	seterr(err, errlen, "out of memory");
+	err_set(err, errlen, "out of memory");
 	rc = TF_ERR_NOMEM;
 out:
 	tmpl_free(t);
@@ -372,7 +359,7 @@ out:
 /* buf appends fail at the limit (or when memory runs out, which we report alike). */
 static enum tf_err out_fail(struct rstate *st)
 {
-	seterr(st->err, st->errlen, "output larger than %zu bytes", st->out->max);
+	err_set(st->err, st->errlen, "output larger than %zu bytes", st->out->max);
 	return TF_ERR_TOOBIG;
 }
 
@@ -429,7 +416,7 @@ static int steps(struct rstate *st, unsigned long k)
 {
 	st->steps += k;
 	if (st->steps > TMPL_MAX_STEPS) {
-		seterr(st->err, st->errlen, "template needs more than %lu steps", TMPL_MAX_STEPS);
+		err_set(st->err, st->errlen, "template needs more than %lu steps", TMPL_MAX_STEPS);
 		return -1;
 	}
 	return 0;
@@ -524,7 +511,7 @@ static enum tf_err get_partial(struct rstate *st, const char *name, size_t n, st
 	p = calloc(1, sizeof(*p));
 	if (!p || !(p->name = strndup(name, n))) {
 		free(p);
-		seterr(st->err, st->errlen, "out of memory");
+		err_set(st->err, st->errlen, "out of memory");
 		return TF_ERR_NOMEM;
 	}
 	p->next = st->partials;
@@ -557,13 +544,13 @@ static enum tf_err render_partial(struct rstate *st, const struct node *nd, cons
 	if (nd->ind) {
 		nindn = indn + nd->indn;
 		if (nindn > TMPL_MAX_INDENT) {
-			seterr(st->err, st->errlen, "partial indentation over %d bytes", TMPL_MAX_INDENT);
+			err_set(st->err, st->errlen, "partial indentation over %d bytes", TMPL_MAX_INDENT);
 			return TF_ERR_TOOBIG;
 		}
 		if (nindn) {
 			nind = malloc(nindn);
 			if (!nind) {
-				seterr(st->err, st->errlen, "out of memory");
+				err_set(st->err, st->errlen, "out of memory");
 				return TF_ERR_NOMEM;
 			}
 			if (indn)
@@ -622,7 +609,7 @@ static enum tf_err render(struct rstate *st, const struct tmpl *t, size_t b, siz
 	enum tf_err rc = TF_OK;
 
 	if (st->depth >= TMPL_MAX_DEPTH) {
-		seterr(st->err, st->errlen, "sections and partials nested deeper than %d", TMPL_MAX_DEPTH);
+		err_set(st->err, st->errlen, "sections and partials nested deeper than %d", TMPL_MAX_DEPTH);
 		return TF_ERR_TOOBIG;
 	}
 	st->depth++;
@@ -738,14 +725,14 @@ static char *load_file(const char *dir, const char *name, size_t *lenp, enum tf_
 	int n;
 
 	if (!str_only_chars(name, TMPL_NAME_MAX, TMPL_NAME_CHARS)) {
-		seterr(err, errlen, "template name \"%.64s\" refused (allowed: a-z 0-9 _ -, at most %d)", name,
+		err_set(err, errlen, "template name \"%.64s\" refused (allowed: a-z 0-9 _ -, at most %d)", name,
 		       TMPL_NAME_MAX);
 		*rc = TF_ERR_INVALID;
 		return NULL;
 	}
 	n = snprintf(path, sizeof(path), "%s/%s.mustache", dir, name);
 	if (n < 0 || (size_t)n >= sizeof(path)) {
-		seterr(err, errlen, "template path too long");
+		err_set(err, errlen, "template path too long");
 		*rc = TF_ERR_INVALID;
 		return NULL;
 	}
@@ -764,7 +751,7 @@ static char *load_file(const char *dir, const char *name, size_t *lenp, enum tf_
 	if (i < cache_n || copy) {
 		*rc = copy ? TF_OK : TF_ERR_NOMEM;
 		if (!copy)
-			seterr(err, errlen, "out of memory");
+			err_set(err, errlen, "out of memory");
 		return copy;
 	}
 
@@ -772,13 +759,13 @@ static char *load_file(const char *dir, const char *name, size_t *lenp, enum tf_
 	if (*rc != TF_OK) {
 		if (*rc == TF_ERR_IO && errno == ENOENT)
 			*rc = TF_ERR_NOTFOUND;
-		seterr(err, errlen, "template %s: %s", path, *rc == TF_ERR_TOOBIG ? "larger than 256 KiB" :
+		err_set(err, errlen, "template %s: %s", path, *rc == TF_ERR_TOOBIG ? "larger than 256 KiB" :
 		       tf_strerror(*rc));
 		return NULL;
 	}
 	if (memchr(b.data, '\0', b.len)) {
 		buf_free(&b);
-		seterr(err, errlen, "template %s contains a NUL byte", path);
+		err_set(err, errlen, "template %s contains a NUL byte", path);
 		*rc = TF_ERR_INVALID;
 		return NULL;
 	}
@@ -790,7 +777,7 @@ static char *load_file(const char *dir, const char *name, size_t *lenp, enum tf_
 		free(copy);
 		free(kpath);
 		free(keep);
-		seterr(err, errlen, "out of memory");
+		err_set(err, errlen, "out of memory");
 		*rc = TF_ERR_NOMEM;
 		return NULL;
 	}

@@ -99,6 +99,27 @@ int str_to_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+void err_set(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
 int str_only_chars(const char *s, size_t maxlen, const char *allowed)
 {
 	size_t n = 0;

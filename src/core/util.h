@@ -36,6 +36,10 @@ char *xstrndup(const char *s, size_t n);
 size_t str_copy(char *dst, const char *src, size_t size);
 /* Parse a whole decimal string into [min,max]. Returns 0 on success, -1 otherwise (no partial parse). */
 int str_to_long(const char *s, long min, long max, long *out);
+/* Write a formatted message into err[errlen] when err is not NULL (the usual err/errlen out-pair). */
+void err_set(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Number of UTF-8 characters in s (continuation bytes not counted). */
+size_t utf8_chars(const char *s);
 /* Nonzero when s is non-empty, at most maxlen bytes, and every byte is in allowed (a NUL-terminated set). */
 int str_only_chars(const char *s, size_t maxlen, const char *allowed);
 
