@@ -27,7 +27,8 @@ static const struct {
 
 /* ------------------------------------------------------------------ lookups */
 
-/* Columns: id, email, name, slug, timezone, password_hash (see db_stmts.def). */
+/* Columns: id, email, name, slug, timezone, password_hash, practice_name, practice_address,
+ * bundesland (see db_stmts.def). */
 static int doctor_lookup(struct db *db, enum db_stmt s, const struct db_param *p, size_t np,
 			 struct doctor *d)
 {
@@ -46,6 +47,11 @@ static int doctor_lookup(struct db *db, enum db_stmt s, const struct db_param *p
 		 sizeof(d->timezone));
 	str_copy(d->password_hash, db_cell(&r, 0, 5) ? db_cell(&r, 0, 5) : "",
 		 sizeof(d->password_hash));
+	str_copy(d->practice_name, db_cell(&r, 0, 6) ? db_cell(&r, 0, 6) : "",
+		 sizeof(d->practice_name));
+	str_copy(d->practice_address, db_cell(&r, 0, 7) ? db_cell(&r, 0, 7) : "",
+		 sizeof(d->practice_address));
+	str_copy(d->bundesland, db_cell(&r, 0, 8) ? db_cell(&r, 0, 8) : "BE", sizeof(d->bundesland));
 	db_rows_free(&r);
 	return 1;
 }

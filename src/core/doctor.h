@@ -17,6 +17,9 @@ struct doctor {
 	char slug[DOCTOR_SLUG_MAX + 1];
 	char timezone[64];
 	char password_hash[160];
+	char practice_name[DOCTOR_NAME_MAX + 1];
+	char practice_address[501];
+	char bundesland[3];        /* two-letter code, see holidays.h */
 };
 
 /* Lookups: -1 error, 0 not found, 1 found (d filled). E-mail is compared case-insensitively. */
