@@ -20,8 +20,9 @@ CREATE TABLE closures (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- A booked appointment. The service's buffers are copied at booking time so a later edit of the
--- service does not move existing appointments' blocked time. Only the SHA-256 of the cancel token
--- is stored.
+-- service does not move existing appointments' blocked time. The cancel token is looked up by its
+-- SHA-256; the token itself is kept only Fernet-encrypted (CALENDAR_ENCRYPTION_KEY) so that mails
+-- sent later (retries, reminders) can carry the cancel link.
 CREATE TABLE appointments (
   id                     BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
   doctor_id              BIGINT UNSIGNED NOT NULL,
@@ -36,6 +37,7 @@ CREATE TABLE appointments (
   patient_phone          VARCHAR(40) NOT NULL DEFAULT '',
   status                 ENUM('confirmed','cancelled') NOT NULL DEFAULT 'confirmed',
   cancel_token_hash      CHAR(64) CHARACTER SET ascii NOT NULL,
+  cancel_token_encrypted TEXT CHARACTER SET ascii NULL,
   is_video               TINYINT(1) NOT NULL DEFAULT 0,
   create_meet            TINYINT(1) NOT NULL DEFAULT 0,
   video_link             VARCHAR(2048) NULL,

@@ -78,7 +78,8 @@ void booking_result_free(struct booking_result *r);
 
 /* Book. One transaction: the doctor row is locked (SELECT ... FOR UPDATE), the slot re-checked with
  * the availability engine (busy blocks included), then the appointment, an outbox row ('create')
- * and a mail_queue row ('confirmation') are inserted; with an Idempotency-Key the answer is stored
+ * and a mail_queue row ('confirmation') are inserted (the cancel token is stored as its SHA-256 for
+ * lookups and Fernet-encrypted for the mails); with an Idempotency-Key the answer is stored
  * with it in the same transaction, and a repeat returns that answer (a different request with the
  * same key → BOOKING_KEY_REUSED). The JSON answer is DESIGN's {"id","start","end","status","cancel_url"}
  * (start/end local ISO "2026-11-24T09:00", cancel_url = BASE_URL/termin/absage/TOKEN).

@@ -34,11 +34,11 @@ long mail_queue_reminders(struct db *db, time_t now);
  * sending and for tests: multipart/mixed { multipart/alternative { text/plain, text/html },
  * text/calendar (.ics, METHOD:REQUEST, or CANCEL for cancellations) } with German text: service,
  * date, time, duration, practice name and address, video link, cancel link, a "Zu Google Kalender
- * hinzufügen" link. The cancel link needs the token, which only exists at booking time: cancel_url
- * may be NULL (then the mail says how to cancel by replying/calling instead). Returns a malloc'd
- * message or NULL. */
+ * hinzufügen" link. The cancel link comes from appointments.cancel_token_encrypted (decrypted with
+ * CALENDAR_ENCRYPTION_KEY); without it the mail says to call the practice instead. Returns a
+ * malloc'd message or NULL. */
 char *mail_build(struct db *db, struct conf *c, long long appointment_id, enum mail_kind kind,
-		 const char *cancel_url, time_t now);
+		 time_t now);
 
 /* Send one ready message over SMTP to one recipient. TF_OK, TF_ERR_CONFIG (no SMTP_HOST/MAIL_FROM)
  * or TF_ERR_IO (err says why, without credentials). */
