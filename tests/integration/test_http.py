@@ -6,127 +6,24 @@ limits, security headers, static files, /healthz, many requests on one FastCGI w
 that no secret reached a log. Standard library only; redirects are never followed.
 """
 import hashlib
-import html.parser
-import json
 import os
 import re
 import sys
 import tempfile
 import time
 import http.client
-import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from tap import Tap  # noqa: E402
 from stack import Stack  # noqa: E402
-
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+from httpc import CSP, Client, csrf_of, is_json_error, parse_forms, security_header_problems  # noqa: E402
 
 t = Tap()
 
 
-# ---------------------------------------------------------------------- HTTP helpers
-class Resp:
-    def __init__(self, r, body):
-        self.status = r.status
-        self.headers = r.headers
-        self.body = body
-        self.text = body.decode("utf-8", "replace")
-
-    def header(self, name):
-        return self.headers.get(name)
-
-    def cookies(self):
-        """Set-Cookie headers as {name: (value, attrs-lowercase-list, raw)}."""
-        out = {}
-        for raw in self.headers.get_all("Set-Cookie") or []:
-            parts = [p.strip() for p in raw.split(";")]
-            name, _, value = parts[0].partition("=")
-            out[name] = (value, [p.lower() for p in parts[1:]], raw)
-        return out
-
-    def json(self):
-        return json.loads(self.body)
-
-    def __repr__(self):
-        return f"<{self.status} {self.headers.get('Content-Type')} {self.text[:300]!r}>"
-
-
-class Client:
-    def __init__(self, port):
-        self.port = port
-
-    def request(self, method, path, body=None, headers=None, cookies=None, conn=None):
-        h = dict(headers or {})
-        if cookies:
-            h["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
-        if isinstance(body, dict):
-            body = urllib.parse.urlencode(body).encode()
-            h.setdefault("Content-Type", "application/x-www-form-urlencoded")
-        own = conn is None
-        c = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            c.request(method, path, body=body, headers=h)
-            r = c.getresponse()
-            return Resp(r, r.read())
-        finally:
-            if own:
-                c.close()
-
-
-class FormParser(html.parser.HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.inputs = []
-        self.forms = []
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "input":
-            self.inputs.append(a)
-        elif tag == "form":
-            self.forms.append(a)
-
-
-def parse_forms(text):
-    p = FormParser()
-    p.feed(text)
-    return p
-
-
-def csrf_of(resp):
-    for i in parse_forms(resp.text).inputs:
-        if i.get("name") == "csrf_token":
-            return i.get("value")
-    return None
-
-
 def check_security_headers(resp, what, html_page):
-    problems = []
-    if resp.header("Content-Security-Policy") != CSP:
-        problems.append(f"Content-Security-Policy: {resp.header('Content-Security-Policy')!r}")
-    csp = resp.header("Content-Security-Policy") or ""
-    if "unsafe-inline" in csp or "frame-ancestors 'none'" not in csp:
-        problems.append("CSP allows inline code or framing")
-    if resp.header("X-Content-Type-Options") != "nosniff":
-        problems.append(f"X-Content-Type-Options: {resp.header('X-Content-Type-Options')!r}")
-    if resp.header("Referrer-Policy") != "same-origin":
-        problems.append(f"Referrer-Policy: {resp.header('Referrer-Policy')!r}")
-    if resp.header("X-Frame-Options") != "DENY":
-        problems.append(f"X-Frame-Options: {resp.header('X-Frame-Options')!r}")
-    if html_page and "no-store" not in (resp.header("Cache-Control") or ""):
-        problems.append(f"Cache-Control: {resp.header('Cache-Control')!r}")
+    problems = security_header_problems(resp, html_page)
     t.ok(not problems, f"security headers on {what}", "\n".join(problems) + f"\n{resp!r}")
-
-
-def is_json_error(resp, code):
-    try:
-        j = resp.json()
-    except ValueError:
-        return False
-    return (isinstance(j, dict) and isinstance(j.get("error"), dict)
-            and j["error"].get("code") == code and bool(j["error"].get("message")))
 
 
 # ---------------------------------------------------------------------- the tests
@@ -448,6 +345,18 @@ def main(st):
     r = cl.request("GET", "/doctor/login")
     t.eq(r.status, 200, "GET /doctor/login is not rate limited")
 
+    # --- nginx's limit on public booking POSTs (zone tf_booking, 30/min, burst 20), as configured in
+    # nginx.conf.example (this stack does not change it; test_booking_http.py raises the burst)
+    codes = [cl.request("POST", "/api/appointments", body=b"{}",
+                        headers={"Content-Type": "application/json"}).status for _ in range(30)]
+    t.ok(codes[0] != 429 and 429 in codes and 201 not in codes,
+         "nginx limits POST /api/appointments (429 after the burst of 20)", repr(codes))
+    t.eq(codes[:20].count(429), 0, "... the first 20 reach the app")
+    r = cl.request("POST", f"/termin/{st.slug}", body={"x": "y"})
+    t.eq(r.status, 429, "POST /termin/SLUG shares the booking limit: 429")
+    codes = [cl.request("GET", f"/termin/{st.slug}").status for _ in range(5)]
+    t.ok(429 not in codes, "GET /termin/SLUG is not rate limited", repr(codes))
+
     return seen_secrets
 
 
@@ -477,7 +386,7 @@ def check_logs(st, seen):
 
 def run():
     tmp = tempfile.mkdtemp(prefix="tf-http-", dir=os.environ.get("TMPDIR", "/tmp"))
-    st = Stack(tmp)
+    st = Stack(tmp, smtp=False)
     try:
         st.start()
     except Exception as e:  # noqa: BLE001 - report any start failure as a bail-out

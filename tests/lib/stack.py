@@ -1,4 +1,4 @@
-"""stack.py: the whole stack for tests (MariaDB, tf-admin migrate + demo doctor, the app under spawn-fcgi, nginx) in one directory.
+"""stack.py: the whole stack for tests (MariaDB, tf-admin migrate + demo doctor, the app under spawn-fcgi, nginx, SMTP sink) in one directory.
 
 Library use (from a test; make check sets TF_SRCDIR and TF_BUILDDIR):
     from stack import Stack
@@ -10,10 +10,23 @@ Library use (from a test; make check sets TF_SRCDIR and TF_BUILDDIR):
         st.db.sql("SELECT ...")             # tests/lib/mariadb.py's helper
         st.app_log, st.nginx_access_log, st.nginx_error_log   # paths
         st.worker_pids()                    # pids of the FastCGI workers
+        st.slug                             # the demo doctor's slug (patient page /termin/SLUG)
+        st.mails()                          # every mail the SMTP sink received: [Mail], oldest first
+        st.wait_mails(pred, count=1)        # wait until `count` received mails satisfy pred(Mail)
+        st.smtp_stop(), st.smtp_start()     # take the sink down / up again (same port)
+        st.remind()                         # runs tf-remind (from the build) with the stack's config
+
+Stack(dir, workers=N, settings={...}, smtp=True, nginx_args=[...]): settings are extra lines of the
+app's config file; smtp=False runs no sink (and sets no SMTP_*); nginx_args go to
+scripts/nginx-conf.sh (e.g. ["--burst", "tf_booking=200"] to let a test's concurrent bookings through).
+The SMTP sink is tests/lib/smtpsink.py (aiosmtpd; one file per message in DIR/mail/) on a free
+port; the config names it in SMTP_HOST/SMTP_PORT (SMTP_STARTTLS=no) with MAIL_FROM set.
 
 Command line:
-    python3 tests/lib/stack.py serve DIR [--workers N] [--builddir DIR] [--info FILE]
-        starts the stack, prints one JSON line (base_url, email, password, logs, pids) to stdout
+    python3 tests/lib/stack.py serve DIR [--workers N] [--builddir DIR] [--info FILE] [--no-smtp]
+                                         [--set KEY=VALUE]... [--nginx-arg ARG]...
+        starts the stack, prints one JSON line (base_url, email, password, slug, mail_dir, logs,
+        pids) to stdout
         (and to FILE when given), then waits until SIGTERM or SIGINT and stops it.
 
 The nginx configuration is derived from nginx.conf.example by scripts/nginx-conf.sh (the same
@@ -22,6 +35,8 @@ Inherited settings (TF_*, BASE_URL, GOOGLE_*, ...) are removed from the environm
 the stack's own config file counts.
 """
 import base64
+import email
+import email.policy
 import http.client
 import json
 import os
@@ -37,12 +52,49 @@ from mariadb import MariaDB  # noqa: E402
 
 DEMO_EMAIL = "demo@praxis-beispiel.de"
 DEMO_NAME = "Dr. Demo Beispiel"
+MAIL_FROM = "Praxis Dr. Demo <termine@praxis-beispiel.de>"
 
 # Settings the app reads (conf_get: environment overrides the file), scrubbed from the inherited
 # environment so a developer's shell cannot change what the tests see.
 _SETTING_PREFIXES = ("TF_DB_", "GOOGLE_", "MICROSOFT_", "SMTP_", "OPENAI_")
 _SETTINGS = ("TF_CONFIG", "TF_DATA_DIR", "TF_SECRET_KEY", "TF_SESSION_TTL", "TF_LOG_LEVEL",
-             "TF_TIMEZONE", "CALENDAR_ENCRYPTION_KEY", "BASE_URL", "MAIL_FROM")
+             "TF_TIMEZONE", "CALENDAR_ENCRYPTION_KEY", "BASE_URL", "MAIL_FROM",
+             "TF_SLOT_STEP_MINUTES", "TF_LEAD_TIME_MINUTES", "TF_BOOKING_HORIZON_DAYS")
+
+
+def debian_python():
+    """The interpreter with Debian's python3-aiosmtpd and python3-cryptography: $PYTHON3 (make check
+    sets it), else /usr/bin/python3, else this one."""
+    for cand in (os.environ.get("PYTHON3"), "/usr/bin/python3"):
+        if cand and os.access(cand, os.X_OK):
+            return cand
+    return sys.executable
+
+
+class Mail:
+    """One message the SMTP sink stored: path, raw bytes, msg (email.message.EmailMessage, policy
+    default: headers decoded), and shortcuts to, subject."""
+
+    def __init__(self, path, raw):
+        self.path = path
+        self.raw = raw
+        self.msg = email.message_from_bytes(raw, policy=email.policy.default)
+        self.to = str(self.msg.get("To", ""))
+        self.subject = str(self.msg.get("Subject", ""))
+
+    def parts(self):
+        """Every MIME part, depth first: [(content_type, part)]."""
+        return [(p.get_content_type(), p) for p in self.msg.walk()]
+
+    def text(self, subtype="plain"):
+        """The decoded text of the first text/SUBTYPE part (str), or None."""
+        for ctype, p in self.parts():
+            if ctype == f"text/{subtype}" and not p.is_multipart():
+                return p.get_content()
+        return None
+
+    def __repr__(self):
+        return f"<Mail {os.path.basename(self.path)} to={self.to!r} subject={self.subject!r}>"
 
 
 def free_port():
@@ -86,15 +138,19 @@ def _kill_wait(pids, sig=signal.SIGTERM, timeout=10):
 
 
 class Stack:
-    def __init__(self, dir, srcdir=None, builddir=None, workers=1, settings=None):
+    def __init__(self, dir, srcdir=None, builddir=None, workers=1, settings=None, smtp=True,
+                 nginx_args=None):
         self.dir = os.path.abspath(dir)
         self.srcdir = os.path.abspath(srcdir or os.environ.get("TF_SRCDIR")
                                       or os.path.join(os.path.dirname(__file__), "..", ".."))
         self.builddir = os.path.abspath(builddir or os.environ.get("TF_BUILDDIR") or self.srcdir)
         self.workers = workers
         self.settings = dict(settings or {})
+        self.smtp = smtp
+        self.nginx_args = list(nginx_args or [])
         self.app = os.path.join(self.builddir, "tf-calendar.fcgi")
         self.admin_bin = os.path.join(self.builddir, "tf-admin")
+        self.remind_bin = os.path.join(self.builddir, "tf-remind")
         self.run_dir = os.path.join(self.dir, "run")
         self.log_dir = os.path.join(self.dir, "log")
         self.nginx_dir = os.path.join(self.dir, "nginx")
@@ -104,6 +160,12 @@ class Stack:
         self.nginx_access_log = os.path.join(self.log_dir, "nginx-access.log")
         self.nginx_error_log = os.path.join(self.log_dir, "nginx-error.log")
         self.config = os.path.join(self.dir, "terminfinder.env")
+        self.mail_dir = os.path.join(self.dir, "mail")
+        self.smtp_log = os.path.join(self.log_dir, "smtpsink.log")
+        self.smtp_port = None
+        self.smtp_proc = None
+        self.mail_from = MAIL_FROM
+        self.slug = None
         self.email = DEMO_EMAIL
         self.password = None
         self.secret_key = None
@@ -130,6 +192,98 @@ class Stack:
             raise RuntimeError(f"tf-admin {' '.join(args)} exited {r.returncode}: {r.stderr.strip()}")
         return r
 
+    def remind(self, *args, timeout=120):
+        """Run tf-remind with the stack's configuration; returns subprocess.CompletedProcess (text)."""
+        return subprocess.run([self.remind_bin, *args], env=self.env(), text=True,
+                              capture_output=True, timeout=timeout)
+
+    def remind_popen(self, *args):
+        """Start tf-remind without waiting (for overlapping runs); stdout/stderr are pipes (text)."""
+        return subprocess.Popen([self.remind_bin, *args], env=self.env(), text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    # ------------------------------------------------------------------ SMTP sink
+    def smtp_start(self, timeout=20):
+        """Start tests/lib/smtpsink.py on self.smtp_port (picked once), storing into self.mail_dir."""
+        if self.smtp_proc is not None and self.smtp_proc.poll() is None:
+            return
+        if self.smtp_port is None:
+            self.smtp_port = free_port()
+        os.makedirs(self.mail_dir, exist_ok=True)
+        sink = os.path.join(self.srcdir, "tests", "lib", "smtpsink.py")
+        if not os.path.exists(sink):
+            raise RuntimeError(f"{sink} is missing")
+        log = open(self.smtp_log, "ab")
+        try:
+            self.smtp_proc = subprocess.Popen(
+                [debian_python(), sink, "--host", "127.0.0.1", "--port", str(self.smtp_port),
+                 "--dir", self.mail_dir],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        finally:
+            log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.smtp_proc.poll() is not None:
+                raise RuntimeError(f"smtpsink.py exited with {self.smtp_proc.returncode}: "
+                                   + self._tail(self.smtp_log))
+            try:
+                socket.create_connection(("127.0.0.1", self.smtp_port), 1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"smtpsink.py does not listen on {self.smtp_port}: " + self._tail(self.smtp_log))
+
+    def smtp_stop(self):
+        """Stop the SMTP sink (its port then refuses connections). Idempotent."""
+        if self.smtp_proc is None:
+            return
+        if self.smtp_proc.poll() is None:
+            self.smtp_proc.terminate()
+            try:
+                self.smtp_proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.smtp_proc.kill()
+                self.smtp_proc.wait()
+        self.smtp_proc = None
+
+    def mails(self):
+        """Every message in the sink's directory, oldest first (by modification time, then name).
+        Files whose names start with '.' or end in .tmp (being written) are left out."""
+        out = []
+        try:
+            names = os.listdir(self.mail_dir)
+        except OSError:
+            return out
+        paths = []
+        for n in names:
+            p = os.path.join(self.mail_dir, n)
+            if n.startswith(".") or n.endswith(".tmp") or not os.path.isfile(p):
+                continue
+            paths.append(p)
+        paths.sort(key=lambda p: (os.stat(p).st_mtime_ns, p))
+        for p in paths:
+            with open(p, "rb") as f:
+                out.append(Mail(p, f.read()))
+        return out
+
+    def wait_mails(self, pred=lambda m: True, count=1, timeout=30):
+        """Wait until at least `count` received mails satisfy pred; returns the matching ones (maybe
+        fewer than count after the timeout)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = [m for m in self.mails() if pred(m)]
+            if len(got) >= count or time.monotonic() >= deadline:
+                return got
+            time.sleep(0.1)
+
+    @staticmethod
+    def _tail(path, lines=30):
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return ""
+
     def _write_config(self):
         lines = [
             "# terminfinder.env written by tests/lib/stack.py",
@@ -142,6 +296,9 @@ class Stack:
             f"BASE_URL={self.base_url}",
             "TF_LOG_LEVEL=info",
         ]
+        if self.smtp:
+            lines += ["SMTP_HOST=127.0.0.1", f"SMTP_PORT={self.smtp_port}", "SMTP_STARTTLS=no",
+                      f"MAIL_FROM={self.mail_from}"]
         for k, v in self.settings.items():
             lines.append(f"{k}={v}")
         fd = os.open(self.config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -169,12 +326,15 @@ class Stack:
         self.password = "Demo-" + secrets.token_urlsafe(12)
         self.port = free_port()
         self.base_url = self.settings.pop("BASE_URL", None) or f"http://127.0.0.1:{self.port}"
+        if self.smtp:
+            self.smtp_start()
         self._write_config()
 
         self.admin("migrate", check=True)
         r = self.admin("add-doctor", self.email, "--name", DEMO_NAME, input=self.password + "\n",
                        check=True)
         self.doctor_id = r.stdout.strip()
+        self.slug = self.db.sql(f"SELECT slug FROM doctors WHERE id = {int(self.doctor_id)}").strip()
 
         self._start_app()
         self._start_nginx()
@@ -196,7 +356,8 @@ class Stack:
         conf = os.path.join(self.nginx_dir, "nginx.conf")
         r = subprocess.run([os.path.join(self.srcdir, "scripts", "nginx-conf.sh"),
                             "--port", str(self.port), "--run", self.run_dir, "--log", self.log_dir,
-                            "--tmp", os.path.join(self.nginx_dir, "tmp"), "--data", self.srcdir],
+                            "--tmp", os.path.join(self.nginx_dir, "tmp"), "--data", self.srcdir,
+                            *self.nginx_args],
                            capture_output=True, text=True, timeout=30)
         if r.returncode != 0:
             raise RuntimeError(f"scripts/nginx-conf.sh failed: {r.stderr.strip()}")
@@ -263,13 +424,16 @@ class Stack:
                     self.nginx.wait()
             self.nginx = None
         _kill_wait(self.worker_pids())
+        self.smtp_stop()
         if self.db is not None:
             self.db.stop()
             self.db = None
 
     def info(self):
         return {"base_url": self.base_url, "email": self.email, "password": self.password,
-                "doctor_id": self.doctor_id, "config": self.config, "app_log": self.app_log,
+                "doctor_id": self.doctor_id, "slug": self.slug, "config": self.config,
+                "mail_dir": self.mail_dir if self.smtp else None, "smtp_port": self.smtp_port,
+                "db_socket": self.db.socket if self.db else None, "app_log": self.app_log,
                 "nginx_access_log": self.nginx_access_log, "nginx_error_log": self.nginx_error_log,
                 "worker_pids": self.worker_pids(), "dir": self.dir}
 
@@ -289,14 +453,26 @@ def _serve(argv):
     p.add_argument("--builddir")
     p.add_argument("--srcdir")
     p.add_argument("--info", help="also write the JSON line to this file (written last, atomically)")
+    p.add_argument("--no-smtp", action="store_true", help="run no SMTP sink")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="an extra line for the app's config file")
+    p.add_argument("--nginx-arg", action="append", default=[], metavar="ARG",
+                   help="passed to scripts/nginx-conf.sh (e.g. --nginx-arg=--burst --nginx-arg=tf_booking=200)")
     a = p.parse_args(argv)
+    settings = {}
+    for kv in a.set:
+        k, sep, v = kv.partition("=")
+        if not sep or not k:
+            p.error(f"--set needs KEY=VALUE: {kv!r}")
+        settings[k] = v
 
     def on_signal(signum, frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    st = Stack(a.dir, srcdir=a.srcdir, builddir=a.builddir, workers=a.workers)
+    st = Stack(a.dir, srcdir=a.srcdir, builddir=a.builddir, workers=a.workers, settings=settings,
+               smtp=not a.no_smtp, nginx_args=a.nginx_arg)
     try:
         st.start()
         line = json.dumps(st.info())
