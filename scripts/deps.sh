@@ -13,7 +13,7 @@ libcurl4-openssl-dev libjansson-dev libmariadb-dev libgcrypt20-dev libical-dev l
 libcmocka-dev libfcgi-dev libexpat1-dev
 mariadb-server mariadb-client
 nginx spawn-fcgi radicale python3-passlib
-python3 python3-cryptography python3-aiosmtpd
+python3 python3-cryptography python3-aiosmtpd tzdata
 chromium fonts-dejavu-core
 wrk curl openssl ca-certificates procps git
 valgrind cppcheck clang
