@@ -24,6 +24,11 @@
  *   four digits (1900..2200); 15.11.26 is refused rather than guessed.
  * - A date without a year (15.11., 15. November, 15 листопада) is this year, or next year when
  *   it is already past; a day that does not exist in that year (29.02. in 2027) is refused.
+ * - "15.11" is read as "15.11." (a final '.' is punctuation, so the two cannot be told apart);
+ *   "15/11" without a year is refused.
+ * - Times: H:MM (0..23), "H Uhr", "H.MM Uhr" (a bare "14.30" or "14" is refused), H[:MM] am/pm with
+ *   H 1..12 (12am = 00:00, 12pm = 12:00, "13pm" refused), noon, midnight. Fuzzy German times
+ *   ("halb drei", "viertel nach") are not understood.
  * - Inputs longer than NLP_INPUT_MAX bytes, invalid UTF-8 and control characters are refused.
  */
 

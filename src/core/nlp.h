@@ -14,6 +14,7 @@
  *   "in 3 days" / "in 3 Tagen" / "через 3 дні" / "через 3 дня" (also "in einem Tag", 1 day);
  *   "next week" / "nächste Woche" / "наступного тижня" / "на следующей неделе" (= Monday of next week);
  *   2024-11-15, 15/11/2024, 15.11.2024, 15.11. (this year, or next year when already past).
+ * Numeric dates are day first (05/11/2026 is 5 November); nlp.c lists every form it understands.
  * Returns 0 with *out set (hour/minute 0), or -1 when not understood — never a guess. */
 int nlp_parse_date(const char *s, const struct civil *today, struct civil *out);
 
