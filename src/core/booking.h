@@ -31,6 +31,7 @@ struct appointment {
 	char cancelled_by[16];                    /* "", "patient", "doctor" */
 	int needs_review;
 	time_t created_at, updated_at;
+	int reschedule_count;                     /* reschedules so far (mail_queue seq, iCal SEQUENCE) */
 };
 
 /* Lookups: -1 error, 0 not found, 1 found. by_cancel_token hashes the token first. */
