@@ -1,4 +1,4 @@
-/* errors.c: German error pages (400/401/403/404/405/413/415/429/500/503) and their JSON twins under /api/. */
+/* errors.c: German error pages (400/401/403/404/405/409/410/413/415/422/429/500/503) and their JSON twins under /api/. */
 #include "config.h"
 
 #include <string.h>
@@ -25,10 +25,16 @@ static const struct error_info errors[] = {
 	  "Die angeforderte Seite gibt es nicht." },
 	{ 405, "method_not_allowed", "Methode nicht erlaubt",
 	  "Diese Adresse unterstützt die verwendete Anfragemethode nicht." },
+	{ 409, "conflict", "Konflikt",
+	  "Die Aktion passt nicht zum aktuellen Stand. Bitte laden Sie die Seite neu." },
+	{ 410, "gone", "Nicht mehr verfügbar",
+	  "Dieser Eintrag ist nicht mehr verfügbar." },
 	{ 413, "payload_too_large", "Anfrage zu groß",
 	  "Die gesendeten Daten sind zu groß (höchstens 64 KiB)." },
 	{ 415, "unsupported_media_type", "Format nicht unterstützt",
 	  "Das Format der gesendeten Daten wird nicht unterstützt." },
+	{ 422, "unprocessable", "Nicht verarbeitbar",
+	  "Die Anfrage konnte so nicht verarbeitet werden." },
 	{ 429, "too_many_requests", "Zu viele Anfragen",
 	  "Zu viele Anfragen in kurzer Zeit. Bitte warten Sie einige Minuten." },
 	{ 500, "internal_error", "Interner Fehler",
@@ -76,6 +82,20 @@ static void error_json(struct response *rs, const struct error_info *e, int stat
 
 	static const char fallback[] = "{\"error\":{\"code\":\"internal_error\",\"message\":\"\"}}";
 
+	if (!o || resp_json(rs, status, o) < 0)
+		resp_text(rs, status, "application/json; charset=utf-8", fallback, strlen(fallback));
+	json_decref(o);
+}
+
+void error_json_field(struct response *rs, int status, const char *code, const char *field,
+		      const char *message)
+{
+	static const char fallback[] = "{\"error\":{\"code\":\"internal_error\",\"message\":\"\"}}";
+	json_t *o = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
+
+	buf_reset(&rs->body);
+	if (o && field)
+		json_object_set_new(json_object_get(o, "error"), "field", json_string(field));
 	if (!o || resp_json(rs, status, o) < 0)
 		resp_text(rs, status, "application/json; charset=utf-8", fallback, strlen(fallback));
 	json_decref(o);

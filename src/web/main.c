@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "conf.h"
 #include "crypto.h"
 #include "log.h"
+#include "mail.h"
 #include "paths.h"
 #include "template.h"
 #include "web.h"
@@ -83,11 +85,13 @@ static int fcgi_write(void *ud, const char *p, size_t n)
 	return FCGX_PutStr(p, (int)n, (FCGX_Stream *)ud) == (int)n ? 0 : -1;
 }
 
-/* One request, start to end: everything it allocates is freed before this returns. */
-static void handle(char **envp, req_read_fn rf, void *rud, resp_write_fn wf, void *wud)
+/* One request, start to end: everything it allocates is freed before this returns. Returns the
+ * appointment whose queued mails are to be sent once the answer is out, or 0. */
+static long long handle(char **envp, req_read_fn rf, void *rud, resp_write_fn wf, void *wud)
 {
 	struct request req;
 	struct response rs;
+	long long mail = 0;
 	int st;
 
 	resp_init(&rs);
@@ -103,8 +107,43 @@ static void handle(char **envp, req_read_fn rf, void *rud, resp_write_fn wf, voi
 	log_debug("%s %s %d", http_method_name(req.method), req.path, rs.status);
 	if (resp_send(&rs, wf, wud) < 0)
 		log_warn("could not send the answer to %s %s", http_method_name(req.method), req.path);
+	mail = req.mail_after;
 	request_free(&req);
 	resp_free(&rs);
+	return mail;
+}
+
+/* After the answer has gone out: send the queued mails of one appointment (confirmation,
+ * cancellation, reschedule). SMTP trouble is logged and retried later by tf-remind; it never
+ * touches the answer. At most 5 mails. */
+static void after_answer(long long appointment_id)
+{
+	struct db *db;
+	long n;
+
+	if (appointment_id <= 0)
+		return;
+	db = app_db(&app);
+	if (!db)
+		return;
+	n = mail_flush(db, app.conf, appointment_id, 5, time(NULL));
+	if (n < 0)
+		log_warn("mail for appointment %lld: queue not flushed (database); retried later",
+			 appointment_id);
+}
+
+/* CGI: the answer is complete once stdout is closed; point fd 1 at /dev/null so that the server
+ * sees the end of the answer while the mails are sent. */
+static void cgi_finish_output(void)
+{
+	int fd;
+
+	fflush(stdout);
+	fd = open("/dev/null", O_WRONLY);
+	if (fd >= 0) {
+		dup2(fd, STDOUT_FILENO);
+		close(fd);
+	}
 }
 
 /* A start-up failure: the message on stderr, and in CGI mode a German 500 page for the client. */
@@ -223,8 +262,10 @@ int main(int argc, char **argv)
 
 	if (cgi_mode) {
 		/* FCGX_Accept_r cannot accept on a non-socket (ENOTSOCK): one request from environ */
-		handle(environ, cgi_read, stdin, cgi_write, stdout);
-		fflush(stdout);
+		long long mail = handle(environ, cgi_read, stdin, cgi_write, stdout);
+
+		cgi_finish_output();
+		after_answer(mail);
 		teardown();
 		return 0;
 	}
@@ -236,8 +277,10 @@ int main(int argc, char **argv)
 	}
 	log_info("FastCGI worker %ld ready", (long)getpid());
 	while ((rc = FCGX_Accept_r(&fr)) >= 0) {
-		handle(fr.envp, fcgi_read, fr.in, fcgi_write, fr.out);
+		long long mail = handle(fr.envp, fcgi_read, fr.in, fcgi_write, fr.out);
+
 		FCGX_Finish_r(&fr);
+		after_answer(mail);
 	}
 	log_info("FastCGI accept ended (%s); worker exits", strerror(rc < 0 ? -rc : rc));
 	FCGX_Free(&fr, 1);

@@ -1,12 +1,15 @@
 /* page.c: what every HTML page shares: the template context (title, doctor, CSRF token) and rendering. */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "auth.h"
+#include "crypto.h"
 #include "doctor.h"
 #include "log.h"
 #include "template.h"
+#include "tztime.h"
 #include "web.h"
 
 /* Make sure req has a tf_csrf value: the request's cookie when well-formed, else a new one that
@@ -69,4 +72,25 @@ void page_render(struct app *app, struct response *rs, int status, const char *n
 void page_root_get(struct app *app, struct request *req, struct response *rs)
 {
 	resp_redirect(rs, 303, "/doctor/calendar-integrations");
+}
+
+void page_date_de(const struct civil *c, char *out, size_t outlen)
+{
+	static const char *const weekdays[] = { "Montag", "Dienstag", "Mittwoch", "Donnerstag",
+						"Freitag", "Samstag", "Sonntag" };
+	static const char *const months[] = { "Januar", "Februar", "März", "April", "Mai", "Juni",
+					      "Juli", "August", "September", "Oktober", "November",
+					      "Dezember" };
+	int wd = civil_weekday(c);
+
+	if (wd < 1 || wd > 7 || c->month < 1 || c->month > 12) {
+		snprintf(out, outlen, "%04d-%02d-%02d", c->year, c->month, c->day);
+		return;
+	}
+	snprintf(out, outlen, "%s, %d. %s %d", weekdays[wd - 1], c->day, months[c->month - 1], c->year);
+}
+
+void page_random_token(char *out, size_t outlen)
+{
+	crypto_random_token(AUTH_TOKEN_BYTES, out, outlen);
 }

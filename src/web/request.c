@@ -132,6 +132,7 @@ int request_init(struct request *req, char **envp)
 	req->user_agent = request_env(req, "HTTP_USER_AGENT");
 	req->accept = request_env(req, "HTTP_ACCEPT");
 	req->remote_addr = request_env(req, "REMOTE_ADDR");
+	req->idempotency_key = request_env(req, "HTTP_IDEMPOTENCY_KEY");
 
 	if (path_from_env(req) < 0) {
 		str_copy(req->path, "/", sizeof(req->path));
@@ -243,4 +244,48 @@ const char *request_bearer(const struct request *req)
 	while (*a == ' ')
 		a++;
 	return *a ? a : NULL;
+}
+
+const char *request_param(const struct request *req, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < req->nparams; i++) {
+		if (strcmp(req->params[i].name, name) == 0)
+			return req->params[i].value;
+	}
+	return NULL;
+}
+
+long long request_param_id(const struct request *req)
+{
+	const char *s = request_param(req, "id");
+	long long v = 0;
+
+	if (!s || !*s || strlen(s) > 18)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+int request_idempotency_key(const struct request *req, const char **key)
+{
+	const char *k = req->idempotency_key;
+	size_t n = 0;
+
+	*key = NULL;
+	if (!k)
+		return 0;
+	for (; k[n]; n++) {
+		if ((unsigned char)k[n] < 0x21 || (unsigned char)k[n] > 0x7e)
+			return -1;
+	}
+	if (n == 0 || n > REQ_IDEM_KEY_MAX)
+		return -1;
+	*key = k;
+	return 1;
 }

@@ -13,6 +13,9 @@
 #define REQ_MAX_PATH   2048           /* bytes in the (decoded) path */
 #define REQ_MAX_QUERY  8192           /* bytes in QUERY_STRING */
 #define REQ_MAX_BODY   (64 * 1024)    /* bytes in a request body; more → 413 unread */
+#define REQ_MAX_PARAMS 2              /* path parameters of one route ("/x/{id}/y") */
+#define REQ_PARAM_MAX  64             /* bytes in one path parameter's value */
+#define REQ_IDEM_KEY_MAX 255          /* Idempotency-Key: 1..255 visible ASCII characters */
 
 enum http_method {
 	HTTP_GET,
@@ -26,6 +29,12 @@ enum http_method {
 	HTTP_METHOD_MAX
 };
 const char *http_method_name(enum http_method m);
+
+/* A path parameter of the matched route, already checked against its allowlist by the router. */
+struct req_param {
+	const char *name;             /* "slug", "id", "token" (static) */
+	char value[REQ_PARAM_MAX + 1];
+};
 
 /* Reads up to n body bytes into p; returns the count (0 at end of input) or -1 on an error. */
 typedef long (*req_read_fn)(void *ud, char *p, size_t n);
@@ -46,6 +55,7 @@ struct request {
 	const char *user_agent;
 	const char *accept;
 	const char *remote_addr;
+	const char *idempotency_key;  /* HTTP_IDEMPOTENCY_KEY (unchecked; see request_idempotency_key) */
 	size_t content_length;
 	struct buf body;
 
@@ -55,6 +65,11 @@ struct request {
 	const char *session_token;    /* the valid tf_session cookie (points into cookies) */
 	char csrf_cookie[AUTH_TOKEN_MAX];
 	int csrf_cookie_new;          /* csrf_cookie was made for this response: send Set-Cookie */
+	struct req_param params[REQ_MAX_PARAMS];
+	size_t nparams;
+
+	/* set by a handler: after the answer is out, send the queued mails of this appointment */
+	long long mail_after;
 };
 
 /* Parse the CGI variables in envp (not copied; must outlive req). Returns 0, or the HTTP status
@@ -73,6 +88,13 @@ const char *request_field(const struct request *req, const char *name);
 const char *request_cookie(const struct request *req, const char *name);
 /* The token of "Authorization: Bearer TOKEN", or NULL. */
 const char *request_bearer(const struct request *req);
+/* A path parameter set by the router, or NULL. */
+const char *request_param(const struct request *req, const char *name);
+/* The {id} path parameter as a number (the router allows 1..18 digits), or -1 when absent. */
+long long request_param_id(const struct request *req);
+/* The Idempotency-Key header: 0 absent (*key NULL), 1 present and valid (1..REQ_IDEM_KEY_MAX
+ * visible ASCII characters), -1 present but malformed. */
+int request_idempotency_key(const struct request *req, const char **key);
 
 /* Exposed for tests: normalise a decoded path into out[outlen]. Returns 0, or -1 when it is
  * refused (empty, not starting with '/', control bytes or NUL, a ".." segment, too long). */

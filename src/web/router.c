@@ -5,15 +5,18 @@
 #include <time.h>
 
 #include "auth.h"
+#include "doctor.h"
 #include "log.h"
 #include "web.h"
 
 struct route {
 	enum http_method method;
-	const char *path;
+	const char *path;           /* literal segments and {slug}, {id}, {token} parameters */
 	route_handler handler;
 	unsigned flags;
 };
+
+#define LOGIN_FORM (ROUTE_LOGIN | ROUTE_CSRF | ROUTE_DB)
 
 static const struct route routes[] = {
 	{ HTTP_GET,  "/",                                 page_root_get,         0 },
@@ -24,24 +27,120 @@ static const struct route routes[] = {
 	{ HTTP_GET,  "/api/doctor/calendar-integrations", api_integrations_get,
 	  ROUTE_LOGIN | ROUTE_API | ROUTE_DB },
 	{ HTTP_GET,  "/healthz",                          health_get,            ROUTE_API },
+
+	/* booking: the public slots API and booking API (the trailing '/' is normalised away) */
+	{ HTTP_GET,  "/api/integrations/calendar/slots",  api_slots_get,
+	  ROUTE_AUTH_OPT | ROUTE_API | ROUTE_DB },
+	{ HTTP_POST, "/api/appointments",                 api_appointments_post, ROUTE_API | ROUTE_DB },
+
+	/* patient pages */
+	{ HTTP_GET,  "/termin/{slug}",                    page_booking_get,      ROUTE_DB },
+	{ HTTP_POST, "/termin/{slug}",                    page_booking_post,     ROUTE_CSRF | ROUTE_DB },
+	{ HTTP_GET,  "/termin/absage/{token}",            page_cancel_get,       ROUTE_DB },
+	{ HTTP_POST, "/termin/absage/{token}",            page_cancel_post,      ROUTE_CSRF | ROUTE_DB },
+
+	/* the doctor's settings page and its actions */
+	{ HTTP_GET,  "/doctor/settings",                  page_settings_get,     ROUTE_LOGIN | ROUTE_DB },
+	{ HTTP_POST, "/doctor/settings/profile",          settings_profile_post, LOGIN_FORM },
+	{ HTTP_POST, "/doctor/settings/hours",            settings_hours_post,   LOGIN_FORM },
+	{ HTTP_POST, "/doctor/settings/closures",         settings_closure_add_post, LOGIN_FORM },
+	{ HTTP_POST, "/doctor/settings/closures/{id}/delete", settings_closure_delete_post, LOGIN_FORM },
+	{ HTTP_POST, "/doctor/settings/services",         settings_service_add_post, LOGIN_FORM },
+	{ HTTP_POST, "/doctor/settings/services/{id}",    settings_service_edit_post, LOGIN_FORM },
+	{ HTTP_POST, "/doctor/settings/services/{id}/delete", settings_service_delete_post, LOGIN_FORM },
+	{ HTTP_POST, "/doctor/appointments/{id}/cancel",  settings_appointment_cancel_post, LOGIN_FORM },
+	{ HTTP_POST, "/doctor/appointments/{id}/reschedule", settings_appointment_reschedule_post,
+	  LOGIN_FORM },
 };
 
-/* Find the route for path and method (HEAD uses GET's). *path_known is set when some route has
- * this path; allow gets its methods ("GET, HEAD, POST"). */
-static const struct route *route_find(const char *path, enum http_method m, int *path_known,
-				      struct buf *allow)
+/* The allowlist of a path parameter by its name: 1 when value may reach a handler. */
+static int param_ok(const char *name, size_t nlen, const char *value)
+{
+	size_t n = strlen(value), i;
+
+	if (nlen == 4 && memcmp(name, "slug", 4) == 0)
+		return doctor_slug_valid(value);
+	if (nlen == 2 && memcmp(name, "id", 2) == 0) {
+		if (n == 0 || n > 18)
+			return 0;
+		for (i = 0; i < n; i++) {
+			if (value[i] < '0' || value[i] > '9')
+				return 0;
+		}
+		return 1;
+	}
+	if (nlen == 5 && memcmp(name, "token", 5) == 0)
+		return n == 43 && str_only_chars(value, 43, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+						 "abcdefghijklmnopqrstuvwxyz0123456789-_");
+	return 0;
+}
+
+/* The static name of a parameter (the request keeps a pointer to it). */
+static const char *param_name(const char *name, size_t nlen)
+{
+	static const char *const names[] = { "slug", "id", "token" };
+	size_t i;
+
+	for (i = 0; i < TF_ARRAY_LEN(names); i++) {
+		if (strlen(names[i]) == nlen && memcmp(names[i], name, nlen) == 0)
+			return names[i];
+	}
+	return NULL;
+}
+
+/* Match a normalised path against a pattern segment by segment. A {name} segment takes one whole
+ * path segment that passes its allowlist. Returns 1 with params[*np] filled, else 0. */
+static int route_match(const char *pattern, const char *path, struct req_param *params, size_t *np)
+{
+	const char *p = pattern, *q = path, *pe, *qe;
+	size_t plen, qlen;
+
+	*np = 0;
+	while (*p == '/' && *q == '/') {
+		p++;
+		q++;
+		pe = strchrnul(p, '/');
+		qe = strchrnul(q, '/');
+		plen = (size_t)(pe - p);
+		qlen = (size_t)(qe - q);
+		if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
+			if (*np >= REQ_MAX_PARAMS || qlen == 0 || qlen > REQ_PARAM_MAX)
+				return 0;
+			memcpy(params[*np].value, q, qlen);
+			params[*np].value[qlen] = '\0';
+			params[*np].name = param_name(p + 1, plen - 2);
+			if (!params[*np].name || !param_ok(p + 1, plen - 2, params[*np].value))
+				return 0;
+			(*np)++;
+		} else if (plen != qlen || memcmp(p, q, plen) != 0) {
+			return 0;
+		}
+		p = pe;
+		q = qe;
+	}
+	return *p == '\0' && *q == '\0';
+}
+
+/* Find the route for the request's path and method (HEAD uses GET's); on a hit the route's path
+ * parameters are stored in req. *path_known is set when some route matches this path; allow gets
+ * their methods ("GET, HEAD, POST"). */
+static const struct route *route_find(struct request *req, int *path_known, struct buf *allow)
 {
 	const struct route *hit = NULL;
-	enum http_method want = m == HTTP_HEAD ? HTTP_GET : m;
-	size_t i;
+	enum http_method want = req->method == HTTP_HEAD ? HTTP_GET : req->method;
+	struct req_param params[REQ_MAX_PARAMS];
+	size_t i, np;
 
 	*path_known = 0;
 	for (i = 0; i < TF_ARRAY_LEN(routes); i++) {
-		if (strcmp(routes[i].path, path) != 0)
+		if (!route_match(routes[i].path, req->path, params, &np))
 			continue;
 		*path_known = 1;
-		if (routes[i].method == want)
+		if (routes[i].method == want && !hit) {
 			hit = &routes[i];
+			memcpy(req->params, params, sizeof(params));
+			req->nparams = np;
+		}
 		if (allow->len)
 			buf_puts(allow, ", ");
 		buf_puts(allow, http_method_name(routes[i].method));
@@ -102,7 +201,7 @@ void router_dispatch(struct app *app, struct request *req, struct response *rs)
 
 	buf_init(&allow, 256);
 	rs->head_only = req->method == HTTP_HEAD;
-	rt = route_find(req->path, req->method, &known, &allow);
+	rt = route_find(req, &known, &allow);
 	if (rt && (rt->flags & ROUTE_API))
 		req->api = 1;
 	if (!rt) {
@@ -121,7 +220,7 @@ void router_dispatch(struct app *app, struct request *req, struct response *rs)
 		goto out;
 	}
 
-	if (rt->flags & (ROUTE_DB | ROUTE_LOGIN)) {
+	if (rt->flags & (ROUTE_DB | ROUTE_LOGIN | ROUTE_AUTH_OPT)) {
 		db = app_db(app);
 		if (!db) {
 			error_respond(app, req, rs, 503, NULL);
@@ -144,6 +243,15 @@ void router_dispatch(struct app *app, struct request *req, struct response *rs)
 					resp_cookie(rs, COOKIE_SESSION, "", 0, app->secure_cookies);
 				resp_redirect(rs, 303, "/doctor/login");
 			}
+			goto out;
+		}
+	}
+
+	if ((rt->flags & ROUTE_AUTH_OPT) && !(rt->flags & ROUTE_LOGIN)) {
+		/* optional: a doctor's credentials are used when good, ignored otherwise */
+		r = authenticate(app, req, db, rt->flags);
+		if (r < 0) {
+			error_respond(app, req, rs, app_db_error_status(app), NULL);
 			goto out;
 		}
 	}

@@ -34,6 +34,7 @@ enum {
 	ROUTE_CSRF  = 1 << 1,   /* POST form: csrf_token must match the tf_csrf cookie (not for bearer) */
 	ROUTE_API   = 1 << 2,   /* JSON errors; bearer tokens accepted */
 	ROUTE_DB    = 1 << 3,   /* needs the database: 503 when it is unreachable */
+	ROUTE_AUTH_OPT = 1 << 4,/* public, but a doctor's good session or bearer token is recognised */
 };
 
 typedef void (*route_handler)(struct app *app, struct request *req, struct response *rs);
@@ -46,6 +47,10 @@ void router_dispatch(struct app *app, struct request *req, struct response *rs);
  * 405 answers should carry their Allow header already. */
 void error_respond(struct app *app, struct request *req, struct response *rs, int status,
 		   const char *message);
+/* A JSON error naming the offending field: {"error": {"code", "message", "field"}} (field may be
+ * NULL: left out). For API answers whose code is more specific than the status's. */
+void error_json_field(struct response *rs, int status, const char *code, const char *field,
+		      const char *message);
 /* The 403 for a failed CSRF check ("Sicherheitsprüfung"). */
 void error_csrf(struct app *app, struct request *req, struct response *rs);
 /* A minimal German error page built without templates or configuration (start-up failures). */
@@ -60,6 +65,13 @@ json_t *page_context(struct app *app, struct request *req, struct response *rs, 
  * answer becomes the built-in 500 page (logged). */
 void page_render(struct app *app, struct response *rs, int status, const char *name, json_t *ctx);
 
+/* German dates for pages: "Dienstag, 24. November 2026" into out[outlen]. */
+struct civil;
+void page_date_de(const struct civil *c, char *out, size_t outlen);
+/* A fresh random token (base64url, 43 characters) into out[outlen >= AUTH_TOKEN_MAX] for hidden
+ * per-render form keys. */
+void page_random_token(char *out, size_t outlen);
+
 /* handlers */
 void page_login_get(struct app *app, struct request *req, struct response *rs);
 void page_login_post(struct app *app, struct request *req, struct response *rs);
@@ -68,6 +80,45 @@ void page_root_get(struct app *app, struct request *req, struct response *rs);
 void page_integrations_get(struct app *app, struct request *req, struct response *rs);
 void api_integrations_get(struct app *app, struct request *req, struct response *rs);
 void health_get(struct app *app, struct request *req, struct response *rs);
+/* booking (api-slots.c, api-appointments.c, page-booking.c, page-settings.c) */
+void api_slots_get(struct app *app, struct request *req, struct response *rs);
+void api_appointments_post(struct app *app, struct request *req, struct response *rs);
+void page_booking_get(struct app *app, struct request *req, struct response *rs);
+void page_booking_post(struct app *app, struct request *req, struct response *rs);
+void page_cancel_get(struct app *app, struct request *req, struct response *rs);
+void page_cancel_post(struct app *app, struct request *req, struct response *rs);
+void page_settings_get(struct app *app, struct request *req, struct response *rs);
+void settings_profile_post(struct app *app, struct request *req, struct response *rs);
+void settings_hours_post(struct app *app, struct request *req, struct response *rs);
+void settings_closure_add_post(struct app *app, struct request *req, struct response *rs);
+void settings_closure_delete_post(struct app *app, struct request *req, struct response *rs);
+void settings_service_add_post(struct app *app, struct request *req, struct response *rs);
+void settings_service_edit_post(struct app *app, struct request *req, struct response *rs);
+void settings_service_delete_post(struct app *app, struct request *req, struct response *rs);
+void settings_appointment_cancel_post(struct app *app, struct request *req, struct response *rs);
+void settings_appointment_reschedule_post(struct app *app, struct request *req, struct response *rs);
+
+/* The HTTP status for a booking result (api-appointments.c): the core's choice, else by status. */
+struct booking_result;
+int booking_http_status(const struct booking_result *r);
+#define MSG_SLOT_TAKEN "Dieser Termin ist leider nicht mehr frei. Bitte wählen Sie eine andere Uhrzeit."
+
+/* Booking settings from the configuration (defaults in api-slots.c): slot step, lead time,
+ * horizon in days. 0, or -1 with a log line when a setting is malformed. */
+struct booking_limits {
+	long step, lead, horizon;
+};
+int booking_limits_get(struct app *app, struct booking_limits *out);
+/* The free slot starts (UTC) of a doctor's local date for a service (its buffers; duration > 0
+ * overrides its duration; svc NULL = no buffers) into out[max]. Dates before today or beyond the
+ * horizon have none. Returns the count, or -1 (database or settings). */
+struct doctor;
+struct practice_service;
+long web_day_slots(struct app *app, const struct doctor *d, const struct civil *date,
+		   const struct practice_service *svc, int duration, time_t now, time_t *out,
+		   size_t max);
+/* "09:00": the local wall-clock time of t in tz. */
+void web_format_hm(const char *tz, time_t t, char out[6]);
 
 #define COOKIE_SESSION "tf_session"
 #define COOKIE_CSRF    "tf_csrf"

@@ -1,0 +1,195 @@
+/* api-slots.c: GET /api/integrations/calendar/slots: a doctor's free times of one day, and the day-slot helper pages share. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "availability.h"
+#include "doctor.h"
+#include "log.h"
+#include "nlp.h"
+#include "practice.h"
+#include "web.h"
+
+int booking_limits_get(struct app *app, struct booking_limits *out)
+{
+	char err[200];
+
+	err[0] = '\0';
+	if (conf_get_long(app->conf, "TF_SLOT_STEP_MINUTES", AVAIL_STEP_DEFAULT, 5, 60, &out->step, err,
+			  sizeof(err)) < 0 ||
+	    conf_get_long(app->conf, "TF_LEAD_TIME_MINUTES", AVAIL_LEAD_DEFAULT, 0, 60L * 24 * 60,
+			  &out->lead, err, sizeof(err)) < 0 ||
+	    conf_get_long(app->conf, "TF_BOOKING_HORIZON_DAYS", AVAIL_HORIZON_DEFAULT, 1, 3650,
+			  &out->horizon, err, sizeof(err)) < 0) {
+		log_error("booking settings: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+long web_day_slots(struct app *app, const struct doctor *d, const struct civil *date,
+		   const struct practice_service *svc, int duration, time_t now, time_t *out,
+		   size_t max)
+{
+	struct booking_limits lim;
+	struct avail_query q;
+	struct civil today;
+	long days;
+
+	if (booking_limits_get(app, &lim) < 0 || tz_today(d->timezone, now, &today) < 0)
+		return -1;
+	days = civil_to_days(date->year, date->month, date->day) -
+	       civil_to_days(today.year, today.month, today.day);
+	if (days < 0 || days > lim.horizon)
+		return 0;
+	memset(&q, 0, sizeof(q));
+	q.duration = duration > 0 ? duration : (svc ? svc->duration : 0);
+	q.buffer_before = svc ? svc->buffer_before : 0;
+	q.buffer_after = svc ? svc->buffer_after : 0;
+	q.step = (int)lim.step;
+	q.lead = (int)lim.lead;
+	q.now = now;
+	if (q.duration < 5 || q.duration > 600)
+		return 0;
+	return avail_doctor_day(app_db(app), d, date, &q, 0, out, max);
+}
+
+void web_format_hm(const char *tz, time_t t, char out[6])
+{
+	struct civil c;
+
+	if (tz_utc_to_local(tz, t, &c) < 0) {
+		str_copy(out, "--:--", 6);
+		return;
+	}
+	unsigned h = (unsigned)c.hour % 24, m = (unsigned)c.minute % 60;
+
+	out[0] = (char)('0' + h / 10);
+	out[1] = (char)('0' + h % 10);
+	out[2] = ':';
+	out[3] = (char)('0' + m / 10);
+	out[4] = (char)('0' + m % 10);
+	out[5] = '\0';
+}
+
+/* The service asked for (by name), or the doctor's first active one. 1 found, 0 none, -1 error. */
+static int pick_service(struct db *db, long long doctor_id, const char *name,
+			struct practice_service *out)
+{
+	struct practice_service *list = NULL;
+	long n, i;
+	int r = 0;
+
+	if (name) {
+		r = practice_service_by_name(db, doctor_id, name, out);
+		return r == 1 && !out->active ? 0 : r;
+	}
+	n = practice_services_list(db, doctor_id, 0, &list);
+	if (n < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (list[i].active) {
+			*out = list[i];
+			r = 1;
+			break;
+		}
+	}
+	free(list);
+	return r;
+}
+
+void api_slots_get(struct app *app, struct request *req, struct response *rs)
+{
+	const char *slug = kv_get(&req->query, "doctor");
+	const char *date_s = kv_get(&req->query, "date");
+	const char *dur_s = kv_get(&req->query, "duration");
+	const char *svc_s = kv_get(&req->query, "service");
+	struct db *db = app_db(app);
+	time_t slots[AVAIL_MAX_SLOTS], now = time(NULL);
+	struct practice_service svc;
+	struct civil today, date;
+	struct doctor d;
+	char day[11], hm[6];
+	json_t *body = NULL, *arr;
+	struct buf summary;
+	long duration = 0, n, i;
+	int r, have_svc;
+
+	buf_init(&summary, 64 * 1024);
+	if (slug && *slug) {
+		r = doctor_slug_valid(slug) ? doctor_by_slug(db, slug, &d) : 0;
+	} else if (req->doctor_id > 0) {
+		r = doctor_by_id(db, req->doctor_id, &d);
+	} else {
+		error_json_field(rs, 400, "invalid_doctor", "doctor",
+				 "Die Praxis fehlt: Bitte geben Sie doctor=KURZNAME an.");
+		goto out;
+	}
+	if (r < 0)
+		goto db_fail;
+	if (r == 0) {
+		error_json_field(rs, 404, "not_found", "doctor", "Diese Praxis gibt es nicht.");
+		goto out;
+	}
+	memset(d.password_hash, 0, sizeof(d.password_hash));
+
+	if (!date_s || !*date_s) {
+		error_json_field(rs, 400, "invalid_date", "date",
+				 "Das Datum (date) fehlt, z. B. date=2026-11-24 oder date=morgen.");
+		goto out;
+	}
+	if (tz_today(d.timezone, now, &today) < 0 || nlp_parse_date(date_s, &today, &date) < 0) {
+		error_json_field(rs, 400, "invalid_date", "date",
+				 "Das Datum (date) wurde nicht verstanden. Beispiele: 2026-11-24, "
+				 "24.11.2026, morgen, tomorrow, завтра.");
+		goto out;
+	}
+	if (dur_s && *dur_s && str_to_long(dur_s, 5, 600, &duration) < 0) {
+		error_json_field(rs, 400, "invalid_duration", "duration",
+				 "Die Dauer (duration) muss eine ganze Zahl von 5 bis 600 Minuten sein.");
+		goto out;
+	}
+	if (svc_s && (!*svc_s || strlen(svc_s) > PRACTICE_SERVICE_NAME_MAX * 4)) {
+		error_json_field(rs, 400, "invalid_service", "service", "Die Leistung (service) ist ungültig.");
+		goto out;
+	}
+	have_svc = pick_service(db, d.id, svc_s, &svc);
+	if (have_svc < 0)
+		goto db_fail;
+	if (!have_svc && (svc_s || duration == 0)) {
+		error_json_field(rs, 404, "not_found", "service",
+				 svc_s ? "Diese Leistung gibt es bei dieser Praxis nicht."
+				       : "Diese Praxis bietet derzeit keine Online-Termine an.");
+		goto out;
+	}
+	if (duration == 0)
+		duration = svc.duration;
+
+	n = web_day_slots(app, &d, &date, have_svc ? &svc : NULL, (int)duration, now, slots,
+			  TF_ARRAY_LEN(slots));
+	if (n < 0)
+		goto db_fail;
+	if (avail_summary(d.timezone, slots, (size_t)n, &summary) < 0) {
+		error_respond(app, req, rs, 500, NULL);
+		goto out;
+	}
+	arr = json_array();
+	for (i = 0; i < n; i++) {
+		web_format_hm(d.timezone, slots[i], hm);
+		json_array_append_new(arr, json_string(hm));
+	}
+	civil_format_date(&date, day);
+	body = json_pack("{s:s, s:i, s:o, s:s}", "date", day, "duration", (int)duration, "slots", arr,
+			 "summary", summary.data ? summary.data : "");
+	if (!body || resp_json(rs, 200, body) < 0)
+		error_respond(app, req, rs, 500, NULL);
+	goto out;
+db_fail:
+	error_respond(app, req, rs, app_db_error_status(app), NULL);
+out:
+	json_decref(body);
+	buf_free(&summary);
+}
