@@ -1,0 +1,140 @@
+"""cgiapp.py: run tf-calendar.fcgi in plain CGI mode, one process per request, and parse its answers.
+
+Shared by tests/integration/test_cgi.py and test_booking_cgi.py:
+    from cgiapp import CgiApp, Resp
+    app = CgiApp(app_path, admin_path, config_path)
+    r = app.cgi("GET", "/doctor/login")            # a Resp: status, headers, body, cookies
+    r = app.cgi("POST", "/x", form={...}, cookies={...})
+    app.admin("add-doctor", "a@b.example", "--name", "A", stdin="password\\n")
+Every answer is kept in app.responses (for checks over all of them, e.g. security headers).
+"""
+import base64
+import json
+import os
+import re
+import subprocess
+import urllib.parse
+
+
+class Resp:
+    """One CGI answer: status, headers (lower-case names, in order), body (text)."""
+
+    def __init__(self, rc, out, err):
+        self.rc = rc
+        self.stderr = err.decode("utf-8", "replace")
+        self.raw = out
+        head, sep, body = out.partition(b"\r\n\r\n")
+        self.headers = []
+        for line in head.decode("latin-1").split("\r\n"):
+            if ":" in line:
+                k, v = line.split(":", 1)
+                self.headers.append((k.strip().lower(), v.strip()))
+        st = self.header("status") or "0"
+        self.status = int(st.split()[0])
+        self.body = body.decode("utf-8", "replace")
+        self.complete = bool(sep)
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k == name.lower():
+                return v
+        return None
+
+    def all(self, name):
+        return [v for k, v in self.headers if k == name.lower()]
+
+    def cookie(self, name):
+        """The Set-Cookie header for name (whole line) or None."""
+        for v in self.all("set-cookie"):
+            if v.startswith(name + "="):
+                return v
+        return None
+
+    def cookie_value(self, name):
+        c = self.cookie(name)
+        return c.split(";", 1)[0].split("=", 1)[1] if c else None
+
+    def json(self):
+        return json.loads(self.body)
+
+    def field(self, name):
+        """The value attribute of the first input named name in an HTML body, or None."""
+        m = re.search(r'name="%s"[^>]*value="([^"]*)"' % re.escape(name), self.body)
+        return m.group(1) if m else None
+
+    def __repr__(self):
+        return f"<{self.status} {self.headers!r} {self.body[:300]!r} stderr={self.stderr[-500:]!r}>"
+
+
+def sanitizer_trouble(text):
+    return ("ERROR: AddressSanitizer" in text or "ERROR: LeakSanitizer" in text
+            or "runtime error:" in text)
+
+
+def b64u(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def write_config(path, settings):
+    with open(path, "w") as f:
+        for k, v in settings.items():
+            f.write(f"{k}={v}\n")
+
+
+class CgiApp:
+    def __init__(self, app, admin, config):
+        self.app = app
+        self.admin_path = admin
+        self.config = config
+        self.responses = []
+
+    def run(self, env_vars, body=None, config=None, expect_rc=0):
+        env = {k: os.environ[k] for k in ("PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
+               if k in os.environ}
+        env["TF_CONFIG"] = config or self.config
+        env["GATEWAY_INTERFACE"] = "CGI/1.1"
+        env["SERVER_PROTOCOL"] = "HTTP/1.1"
+        env.update({k: v for k, v in env_vars.items() if v is not None})
+        if body is None:
+            r = subprocess.run([self.app], env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                               timeout=120)
+        else:
+            r = subprocess.run([self.app], env=env, input=body, capture_output=True, timeout=120)
+        resp = Resp(r.returncode, r.stdout, r.stderr)
+        if expect_rc is not None and (r.returncode != expect_rc or sanitizer_trouble(resp.stderr)):
+            raise AssertionError(f"app exited {r.returncode} (want {expect_rc}):\n{resp.stderr[-3000:]}")
+        self.responses.append(resp)
+        return resp
+
+    def cgi(self, method, path, query="", form=None, body=None, ctype=None, cookies=None,
+            headers=None, remote="127.0.0.1", extra=None, use_uri=False, config=None, expect_rc=0,
+            json_body=None):
+        env = {"REQUEST_METHOD": method, "QUERY_STRING": query, "REMOTE_ADDR": remote}
+        if use_uri:
+            env["REQUEST_URI"] = path + ("?" + query if query else "")
+        else:
+            env["PATH_INFO"] = path
+            env["REQUEST_URI"] = path + ("?" + query if query else "")
+        if form is not None:
+            body = urllib.parse.urlencode(form).encode()
+            ctype = ctype or "application/x-www-form-urlencoded"
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            ctype = ctype or "application/json"
+        if body is not None:
+            env["CONTENT_LENGTH"] = str(len(body))
+            env["CONTENT_TYPE"] = ctype or ""
+        if cookies:
+            env["HTTP_COOKIE"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        for k, v in (headers or {}).items():
+            env["HTTP_" + k.upper().replace("-", "_")] = v
+        env.update(extra or {})
+        return self.run(env, body=body, config=config, expect_rc=expect_rc)
+
+    def admin(self, *args, stdin=None):
+        env = dict(os.environ, TF_CONFIG=self.config)
+        r = subprocess.run([self.admin_path, *args], env=env, input=(stdin or "").encode(),
+                           capture_output=True, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError(f"tf-admin {' '.join(args)} failed ({r.returncode}): {r.stderr.decode()}")
+        return r.stdout.decode().strip()
