@@ -56,7 +56,8 @@ struct booking_request {
 enum booking_status {
 	BOOKING_OK,              /* done (201 for a create, 200 otherwise) */
 	BOOKING_INVALID,         /* 400: field names the offending field */
-	BOOKING_NOT_FOUND,       /* 404: doctor, service or appointment unknown */
+	BOOKING_NOT_FOUND,       /* 404: doctor or appointment unknown (an unknown or inactive
+				    service is BOOKING_INVALID with field "service") */
 	BOOKING_CONFLICT,        /* 409: slot taken or not bookable; German message */
 	BOOKING_GONE,            /* 410: already cancelled / in the past */
 	BOOKING_KEY_REUSED,      /* 422: Idempotency-Key reused with a different request */
@@ -82,7 +83,10 @@ void booking_result_free(struct booking_result *r);
  * and a mail_queue row ('confirmation') are inserted (the cancel token is stored as its SHA-256 for
  * lookups and Fernet-encrypted for the mails); with an Idempotency-Key the answer is stored
  * with it in the same transaction, and a repeat returns that answer (a different request with the
- * same key → BOOKING_KEY_REUSED). The JSON answer is DESIGN's {"id","start","end","status","cancel_url"}
+ * same key → BOOKING_KEY_REUSED). Only answers of requests that reached the transaction are stored
+ * (201 and 409); a 400/404/500 is not, so the corrected request may reuse the key. A replayed 201
+ * fills appt and cancel_token again. Every result carries r->json: the success body, or
+ * {"error": {"code", "message"[, "field"]}}. The JSON answer is DESIGN's {"id","start","end","status","cancel_url"}
  * (start/end local ISO "2026-11-24T09:00", cancel_url = BASE_URL/termin/absage/TOKEN).
  * Returns r->status (also TF_OK-style success as BOOKING_OK). */
 enum booking_status booking_create(struct db *db, struct conf *c, const struct booking_request *req,

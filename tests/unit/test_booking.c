@@ -428,6 +428,23 @@ static void booking_by_slug_and_default_service(void **state)
 	q.service = "sprechstunde";
 	assert_int_equal(booking_create(db, conf, &q, NOW, &r), BOOKING_OK);
 	booking_result_free(&r);
+	/* Without CALENDAR_ENCRYPTION_KEY the token is kept only hashed (the booking still works);
+	 * without BASE_URL the cancel link is a path. */
+	{
+		struct conf *bare = conf_new();
+		struct raw w;
+		char hash[65];
+
+		q = request(doc, local(2030, 1, 15, 11, 0));
+		assert_int_equal(booking_create(db, bare, &q, NOW, &r), BOOKING_OK);
+		raw_of(r.appt.id, &w);
+		assert_null(w.encrypted);
+		sha256_hex(r.cancel_token, strlen(r.cancel_token), hash);
+		assert_string_equal(w.hash, hash);
+		assert_non_null(strstr(r.json, "\"cancel_url\":\"\\/termin\\/absage\\/"));
+		booking_result_free(&r);
+		conf_free(bare);
+	}
 }
 
 struct bad_case {
