@@ -7,16 +7,12 @@ and /termin/absage/{token}, the doctor's settings page and every POST action on 
 parameters in the router (allowlists, 404/405), and HTML escaping of patient input.
 """
 import datetime
-import hashlib
-import hmac
-import json
 import os
 import re
 import shutil
 import socket
 import sys
 import tempfile
-import time
 import zoneinfo
 
 SRCDIR = os.environ.get("TF_SRCDIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))

@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from tap import Tap  # noqa: E402
 from mariadb import MariaDB  # noqa: E402
+from cgiapp import CgiApp, Resp, b64u, sanitizer_trouble, write_config  # noqa: E402
 
 APP = os.path.join(BUILDDIR, "tf-calendar.fcgi")
 ADMIN = os.path.join(BUILDDIR, "tf-admin")
@@ -39,95 +40,14 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 
 t = Tap()
-responses = []   # every response, for the security-header check at the end
-
-
-class Resp:
-    def __init__(self, rc, out, err):
-        self.rc = rc
-        self.stderr = err.decode("utf-8", "replace")
-        self.raw = out
-        head, sep, body = out.partition(b"\r\n\r\n")
-        self.headers = []
-        for line in head.decode("latin-1").split("\r\n"):
-            if ":" in line:
-                k, v = line.split(":", 1)
-                self.headers.append((k.strip().lower(), v.strip()))
-        st = self.header("status") or "0"
-        self.status = int(st.split()[0])
-        self.body = body.decode("utf-8", "replace")
-        self.complete = bool(sep)
-
-    def header(self, name):
-        for k, v in self.headers:
-            if k == name.lower():
-                return v
-        return None
-
-    def all(self, name):
-        return [v for k, v in self.headers if k == name.lower()]
-
-    def cookie(self, name):
-        """The Set-Cookie header for name (whole line) or None."""
-        for v in self.all("set-cookie"):
-            if v.startswith(name + "="):
-                return v
-        return None
-
-    def cookie_value(self, name):
-        c = self.cookie(name)
-        return c.split(";", 1)[0].split("=", 1)[1] if c else None
-
-    def json(self):
-        return json.loads(self.body)
-
-    def __repr__(self):
-        return f"<{self.status} {self.headers!r} {self.body[:300]!r} stderr={self.stderr[-500:]!r}>"
-
-
-def sanitizer_trouble(text):
-    return ("ERROR: AddressSanitizer" in text or "ERROR: LeakSanitizer" in text
-            or "runtime error:" in text)
 
 
 def run_app(env_vars, body=None, config=None, expect_rc=0):
-    env = {k: os.environ[k] for k in ("PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
-           if k in os.environ}
-    env["TF_CONFIG"] = config or CONFIG
-    env["GATEWAY_INTERFACE"] = "CGI/1.1"
-    env["SERVER_PROTOCOL"] = "HTTP/1.1"
-    env.update({k: v for k, v in env_vars.items() if v is not None})
-    if body is None:
-        r = subprocess.run([APP], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
-    else:
-        r = subprocess.run([APP], env=env, input=body, capture_output=True, timeout=120)
-    resp = Resp(r.returncode, r.stdout, r.stderr)
-    if expect_rc is not None and (r.returncode != expect_rc or sanitizer_trouble(resp.stderr)):
-        raise AssertionError(f"app exited {r.returncode} (want {expect_rc}):\n{resp.stderr[-3000:]}")
-    responses.append(resp)
-    return resp
+    return APPRUN.run(env_vars, body=body, config=config, expect_rc=expect_rc)
 
 
-def cgi(method, path, query="", form=None, body=None, ctype=None, cookies=None, headers=None,
-        remote="127.0.0.1", extra=None, use_uri=False, config=None, expect_rc=0):
-    env = {"REQUEST_METHOD": method, "QUERY_STRING": query, "REMOTE_ADDR": remote}
-    if use_uri:
-        env["REQUEST_URI"] = path + ("?" + query if query else "")
-    else:
-        env["PATH_INFO"] = path
-        env["REQUEST_URI"] = path + ("?" + query if query else "")
-    if form is not None:
-        body = urllib.parse.urlencode(form).encode()
-        ctype = ctype or "application/x-www-form-urlencoded"
-    if body is not None:
-        env["CONTENT_LENGTH"] = str(len(body))
-        env["CONTENT_TYPE"] = ctype or ""
-    if cookies:
-        env["HTTP_COOKIE"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
-    for k, v in (headers or {}).items():
-        env["HTTP_" + k.upper().replace("-", "_")] = v
-    env.update(extra or {})
-    return run_app(env, body=body, config=config, expect_rc=expect_rc)
+def cgi(method, path, query="", **kw):
+    return APPRUN.cgi(method, path, query=query, **kw)
 
 
 # ------------------------------------------------------------------ a tiny FastCGI client (stdlib)
@@ -204,10 +124,6 @@ def sql(q):
     return DB.sql(q).strip()
 
 
-def b64u(b):
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
 def make_jwt(claims, secret=SECRET):
     h = b64u(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
     p = b64u(json.dumps(claims).encode())
@@ -216,18 +132,7 @@ def make_jwt(claims, secret=SECRET):
 
 
 def admin(*args, stdin=None):
-    env = dict(os.environ, TF_CONFIG=CONFIG)
-    r = subprocess.run([ADMIN, *args], env=env, input=(stdin or "").encode(), capture_output=True,
-                       timeout=120)
-    if r.returncode != 0:
-        raise RuntimeError(f"tf-admin {' '.join(args)} failed ({r.returncode}): {r.stderr.decode()}")
-    return r.stdout.decode().strip()
-
-
-def write_config(path, settings):
-    with open(path, "w") as f:
-        for k, v in settings.items():
-            f.write(f"{k}={v}\n")
+    return APPRUN.admin(*args, stdin=stdin)
 
 
 # ---------------------------------------------------------------------------------------- setup
@@ -257,6 +162,8 @@ BASE = {
 }
 CONFIG = os.path.join(TMP, "terminfinder.env")
 write_config(CONFIG, BASE)
+APPRUN = CgiApp(APP, ADMIN, CONFIG)
+responses = APPRUN.responses   # every response, for the security-header check at the end
 
 try:
     admin("migrate")
