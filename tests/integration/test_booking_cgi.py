@@ -7,12 +7,15 @@ and /termin/absage/{token}, the doctor's settings page and every POST action on 
 parameters in the router (allowlists, 404/405), and HTML escaping of patient input.
 """
 import datetime
+import json
 import os
 import re
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
+import time
 import zoneinfo
 
 SRCDIR = os.environ.get("TF_SRCDIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -124,7 +127,7 @@ try:
     d = today_berlin() + datetime.timedelta(days=1)
     for _ in range(21):
         r = slots(d.isoformat())
-        if r.status == 200 and len(r.json()["slots"]) >= 6:
+        if r.status == 200 and len(r.json()["slots"]) >= 12:
             DAYS.append((d.isoformat(), r.json()["slots"]))
         d += datetime.timedelta(days=1)
     if len(DAYS) < 3:
@@ -311,6 +314,35 @@ try:
         r = cgi("POST", "/api/appointments", json_body=booking_body(f"{D1}T{S1[8]}"),
                 headers={"Idempotency-Key": "k" * 256})
         assert r.status == 400 and r.json()["error"]["field"] == "Idempotency-Key", r
+
+    with t.case("a stalled SMTP server does not delay the answer: the 201 is complete before the mail is tried"):
+        lsock = socket.socket()
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(5)   # accepts, never greets: the mail would wait for libesmtp's timeout
+        body = json.dumps(booking_body(f"{D1}T{S1[10]}", patient_email="stall@example.org")).encode()
+        env = {k: os.environ[k] for k in ("PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS") if k in os.environ}
+        env.update({"TF_CONFIG": CONFIG, "GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "POST",
+                    "PATH_INFO": "/api/appointments", "REQUEST_URI": "/api/appointments", "QUERY_STRING": "",
+                    "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+                    "REMOTE_ADDR": "127.0.0.1", "SMTP_HOST": "127.0.0.1",
+                    "SMTP_PORT": str(lsock.getsockname()[1])})
+        t0 = time.monotonic()
+        p = subprocess.Popen([APP], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+        try:
+            p.stdin.write(body)
+            p.stdin.close()
+            out = p.stdout.read()          # EOF when the app closed its answer
+            elapsed = time.monotonic() - t0
+            still_running = p.poll() is None
+        finally:
+            p.kill()
+            p.wait()
+            lsock.close()
+        assert out.startswith(b"Status: 201"), out[:300]
+        assert elapsed < 15, f"answer took {elapsed:.1f}s"
+        assert still_running, "the app had already finished: the mail was not tried after the answer"
+        assert count("SELECT COUNT(*) FROM appointments WHERE patient_email='stall@example.org'") == 1
 
     # ------------------------------------------------------------------ patient page
     with t.case("GET /termin/{slug}: practice, service and date form, free times as radio buttons, consent"):
