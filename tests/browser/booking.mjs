@@ -111,24 +111,19 @@ try {
 			(await page.content()).slice(0, 2000));
 	}
 
-	// Date: fill it; the free times appear (script) or come with the form's reload.
-	const dateInput = page.locator('input[name="date"]');
+	// Date: fill it and ask for the free times ("Freie Zeiten anzeigen": the form reloads the page).
+	const dateInput = page.locator('input[name="date"]:not([type="hidden"])');
 	ok(await dateInput.count() === 1, 'the page has a date field');
 	await dateInput.fill(day.iso);
-	await dateInput.dispatchEvent('change');
-	let radios = [];
-	for (let i = 0; i < 15 && radios.length === 0; i++) {
-		await sleep(100);
-		radios = await timeRadios(page);
-	}
-	if (radios.length === 0) {
-		// No script: submit the date's form (e.g. "Freie Zeiten anzeigen") and read the new page.
-		const form = page.locator('form:has(input[name="date"])').first();
-		const button = form.locator('[type="submit"]').first();
-		await Promise.all([page.waitForLoadState('load'), page.waitForNavigation({ timeout: 15000 }), button.click()]);
-		radios = await timeRadios(page);
-	}
+	const chooser = page.locator('form:has(input[name="date"]:not([type="hidden"]))').first();
+	await Promise.all([page.waitForNavigation({ timeout: 15000 }), chooser.locator('[type="submit"]').first().click()]);
+	ok(new URL(page.url()).searchParams.get('date') === day.iso ||
+		await page.locator(`input[name="date"][value="${day.iso}"]`).count() > 0,
+		`the page now shows ${day.iso}`, page.url());
+	const radios = await timeRadios(page);
 	ok(radios.length > 0, `free times are offered as radio buttons for ${day.iso}`, (await page.content()).slice(0, 3000));
+	ok(radios.length === day.slots.length, `as many radio buttons as the slots API lists (${day.slots.length})`,
+		`${radios.length}: ${JSON.stringify(radios.map((r) => r.value))}`);
 	const first = day.slots[0];
 	const pick = radios.find((r) => r.value.endsWith(first) || r.value.includes(`T${first}`)) || radios[0];
 	ok(pick.value.includes(first), `the first radio button matches the API's first slot ${first}`, JSON.stringify(radios.slice(0, 5)));

@@ -216,11 +216,11 @@ def count(st, sql):
 
 
 # ---------------------------------------------------------------------- the test
-def main(st):
+def main(st, seen):
+    """The tests; every secret met on the way goes into seen (checked against the logs at the end)."""
     global CL
     CL = Client(st.port)
     bk = Booker(st, CL)
-    seen = {"TF_SECRET_KEY": st.secret_key, "CALENDAR_ENCRYPTION_KEY": st.encryption_key}
     doc = int(st.doctor_id)
     st.db.sql(f"UPDATE doctors SET practice_name = {q(PRACTICE_NAME)}, "
               f"practice_address = {q(PRACTICE_ADDRESS)} WHERE id = {doc}")
@@ -499,7 +499,6 @@ def main(st):
     t.eq(len(got), 1, "... and it sends the delayed confirmation")
     t.eq(st.db.sql(f"SELECT status FROM mail_queue WHERE appointment_id = {did} AND kind = 'confirmation'").strip(),
          "sent", "mail_queue: now 'sent'")
-    return seen
 
 
 REMIND_ERR = []
@@ -535,7 +534,7 @@ def run():
         t.bail(f"stack did not start: {e}")
     seen = {"TF_SECRET_KEY": st.secret_key, "CALENDAR_ENCRYPTION_KEY": st.encryption_key}
     try:
-        seen = main(st)
+        main(st, seen)
     except SystemExit:
         st.stop()
         raise

@@ -164,6 +164,7 @@ class Stack:
         self.smtp_log = os.path.join(self.log_dir, "smtpsink.log")
         self.smtp_port = None
         self.smtp_proc = None
+        self.smtp_sink = os.path.join(self.srcdir, "tests", "lib", "smtpsink.py")
         self.mail_from = MAIL_FROM
         self.slug = None
         self.email = DEMO_EMAIL
@@ -210,7 +211,7 @@ class Stack:
         if self.smtp_port is None:
             self.smtp_port = free_port()
         os.makedirs(self.mail_dir, exist_ok=True)
-        sink = os.path.join(self.srcdir, "tests", "lib", "smtpsink.py")
+        sink = self.smtp_sink
         if not os.path.exists(sink):
             raise RuntimeError(f"{sink} is missing")
         log = open(self.smtp_log, "ab")
