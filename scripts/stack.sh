@@ -14,7 +14,7 @@
 #   .stack/run/               FastCGI socket tf-calendar.sock, pid files
 #   .stack/log/               tf-calendar.stderr.log, nginx-*.log, radicale.log, smtp.log
 #   .stack/radicale/          CalDAV server (radicale) config, htpasswd, storage
-#   .stack/mail/              mail sink (aiosmtpd's Mailbox handler: a Maildir, messages in new/)
+#   .stack/mail/              mail sink (tests/lib/smtpsink.py over aiosmtpd): one file per received mail
 set -eu
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,7 +78,7 @@ build() {
 		"$TOP/configure" -q
 	fi
 	say "make"
-	make -s -j2 tf-calendar.fcgi tf-admin >"$LOG/build.log" 2>&1 || { tail -n 40 "$LOG/build.log" >&2; die "build failed (log: .stack/log/build.log)"; }
+	make -s -j2 tf-calendar.fcgi tf-admin tf-remind >"$LOG/build.log" 2>&1 || { tail -n 40 "$LOG/build.log" >&2; die "build failed (log: .stack/log/build.log)"; }
 	cd "$TOP"
 }
 
@@ -114,7 +114,9 @@ EOF
 appenv() {
 	env -u TF_DATA_DIR -u TF_SECRET_KEY -u CALENDAR_ENCRYPTION_KEY -u BASE_URL -u TF_DB_SOCKET \
 	    -u TF_DB_HOST -u TF_DB_PORT -u TF_DB_USER -u TF_DB_PASSWORD -u TF_DB_NAME -u TF_SESSION_TTL \
-	    -u TF_LOG_LEVEL -u TF_TIMEZONE TF_CONFIG="$ENVFILE" "$@"
+	    -u TF_LOG_LEVEL -u TF_TIMEZONE -u TF_SLOT_STEP_MINUTES -u TF_LEAD_TIME_MINUTES \
+	    -u TF_BOOKING_HORIZON_DAYS -u SMTP_HOST -u SMTP_PORT -u SMTP_USER -u SMTP_PASSWORD \
+	    -u SMTP_STARTTLS -u MAIL_FROM TF_CONFIG="$ENVFILE" "$@"
 }
 
 start_db() {
@@ -195,12 +197,11 @@ start_smtp() {
 	if pidfile_alive "$RUN/smtp.pid"; then
 		return
 	fi
-	# A Maildir: the Mailbox handler only creates tmp/ new/ cur/ when the folder itself is new.
-	mkdir -p "$ST/mail/tmp" "$ST/mail/new" "$ST/mail/cur"
-	setsid "$DEBPY" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$ST/mail" \
+	mkdir -p "$ST/mail"
+	setsid "$DEBPY" "$TOP/tests/lib/smtpsink.py" --host 127.0.0.1 --port "$SMTP_PORT" --dir "$ST/mail" \
 		</dev/null >>"$LOG/smtp.log" 2>&1 &
 	echo $! >"$RUN/smtp.pid"
-	say "mail sink (aiosmtpd) on 127.0.0.1:$SMTP_PORT"
+	say "mail sink (tests/lib/smtpsink.py) on 127.0.0.1:$SMTP_PORT"
 }
 
 wait_http() {
@@ -239,13 +240,17 @@ do_start() {
 	start_smtp
 	wait_http
 	wait_port "$CALDAV_PORT" radicale "$RUN/radicale.pid"
-	wait_port "$SMTP_PORT" aiosmtpd "$RUN/smtp.pid"
+	wait_port "$SMTP_PORT" "the mail sink" "$RUN/smtp.pid"
+	slug=$(printf "SELECT slug FROM doctors WHERE email='%s';\n" "$DEMO_EMAIL" |
+	       mariadb --no-defaults --socket="$ST/mariadb/mysql.sock" -uroot --batch --skip-column-names terminfinder)
 	cat <<EOF
 
   TerminFinder Kalender runs:   $BASE_URL/doctor/login
   Demo login:                   $DEMO_EMAIL  /  $(head -n 1 "$ST/demo-password")
   CalDAV server (radicale):     http://127.0.0.1:$CALDAV_PORT/  user $CALDAV_USER, password in .stack/radicale/password
-  Mail sink (SMTP, aiosmtpd):   127.0.0.1:$SMTP_PORT  -> messages in .stack/mail/new/
+  Patient booking page:         $BASE_URL/termin/$slug
+  Mail sink (SMTP):             127.0.0.1:$SMTP_PORT  -> every mail is a file in .stack/mail/
+  Reminders (cron's job):       TF_CONFIG=.stack/terminfinder.env build/stack/tf-remind
   Config and logs:              .stack/terminfinder.env, .stack/log/
   Stop with:                    scripts/stack.sh stop
 EOF
