@@ -35,6 +35,10 @@ static const char usage_text[] =
 	"Database: TF_DB_HOST, TF_DB_PORT, TF_DB_SOCKET, TF_DB_USER, TF_DB_PASSWORD, TF_DB_NAME.\n"
 	"Optional: TF_DATA_DIR, TF_SESSION_TTL (seconds, default 43200), TF_LOG_LEVEL, TF_TIMEZONE,\n"
 	"GOOGLE_CLIENT_ID/SECRET/REDIRECT_URI, MICROSOFT_CLIENT_ID/SECRET/REDIRECT_URI.\n"
+	"Booking: TF_SLOT_STEP_MINUTES (default 15), TF_LEAD_TIME_MINUTES (120),\n"
+	"TF_BOOKING_HORIZON_DAYS (180), CALENDAR_ENCRYPTION_KEY (cancel links in later mails).\n"
+	"Mail (sent after the answer): SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASSWORD,\n"
+	"SMTP_STARTTLS (no|yes|required), MAIL_FROM.\n"
 	"\n"
 	"Exit status: 0 done; 2 usage or configuration error (the message names the setting).\n";
 
@@ -104,9 +108,12 @@ static long long handle(char **envp, req_read_fn rf, void *rud, resp_write_fn wf
 	} else {
 		router_dispatch(&app, &req, &rs);
 	}
-	log_debug("%s %s %d", http_method_name(req.method), req.path, rs.status);
+	/* the route's pattern, not the path: a path may carry a cancel token */
+	log_debug("%s %s %d", http_method_name(req.method), req.route ? req.route : "(no route)",
+		  rs.status);
 	if (resp_send(&rs, wf, wud) < 0)
-		log_warn("could not send the answer to %s %s", http_method_name(req.method), req.path);
+		log_warn("could not send the answer to %s %s", http_method_name(req.method),
+			 req.route ? req.route : "(no route)");
 	mail = req.mail_after;
 	request_free(&req);
 	resp_free(&rs);

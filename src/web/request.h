@@ -67,6 +67,8 @@ struct request {
 	int csrf_cookie_new;          /* csrf_cookie was made for this response: send Set-Cookie */
 	struct req_param params[REQ_MAX_PARAMS];
 	size_t nparams;
+	const char *route;            /* the matched route's pattern ("/termin/absage/{token}"): what
+					 logs show instead of the path, which may carry a secret token */
 
 	/* set by a handler: after the answer is out, send the queued mails of this appointment */
 	long long mail_after;

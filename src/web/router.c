@@ -140,6 +140,7 @@ static const struct route *route_find(struct request *req, int *path_known, stru
 			hit = &routes[i];
 			memcpy(req->params, params, sizeof(params));
 			req->nparams = np;
+			req->route = routes[i].path;
 		}
 		if (allow->len)
 			buf_puts(allow, ", ");
@@ -257,7 +258,7 @@ void router_dispatch(struct app *app, struct request *req, struct response *rs)
 	}
 
 	if ((rt->flags & ROUTE_CSRF) && !csrf_ok(app, req)) {
-		log_info("csrf check failed for %s %s from %s", http_method_name(req->method), req->path,
+		log_info("csrf check failed for %s %s from %s", http_method_name(req->method), rt->path,
 			 req->remote_addr ? req->remote_addr : "-");
 		error_csrf(app, req, rs);
 		goto out;
@@ -265,7 +266,7 @@ void router_dispatch(struct app *app, struct request *req, struct response *rs)
 
 	rt->handler(app, req, rs);
 	if (!rs->status) {
-		log_error("handler for %s %s gave no answer", http_method_name(req->method), req->path);
+		log_error("handler for %s %s gave no answer", http_method_name(req->method), rt->path);
 		error_respond(app, req, rs, 500, NULL);
 	}
 out:

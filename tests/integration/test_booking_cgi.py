@@ -207,6 +207,15 @@ try:
                 cookies={"tf_session": EVA_COOKIES["tf_session"]})
         assert r.status == 200 and r.json()["date"] == D1 and r.json()["slots"], r
 
+    with t.case("slots: a bearer token also stands for doctor=; a bad one is ignored (400 naming doctor)"):
+        tok = A.admin("token", "bob@example.org")
+        r = cgi("GET", "/api/integrations/calendar/slots", query=f"date={D1}",
+                headers={"Authorization": "Bearer " + tok})
+        assert r.status == 200 and r.json()["slots"], r
+        r = cgi("GET", "/api/integrations/calendar/slots", query=f"date={D1}",
+                headers={"Authorization": "Bearer " + tok[:-3] + "AAA"})
+        assert r.status == 400 and r.json()["error"]["field"] == "doctor", r
+
     with t.case("slots: a past date and a date beyond the horizon have no slots"):
         past = (today_berlin() - datetime.timedelta(days=3)).isoformat()
         r = slots(past)
@@ -435,6 +444,13 @@ try:
         r = cgi("POST", "/termin/absage/" + PAGE_TOKEN, form={}, cookies=CCK)
         assert r.status == 403, r
         assert sql(f"SELECT status FROM appointments WHERE patient_email='petra@example.org'") == "confirmed"
+
+    with t.case("the cancel token never reaches the log (debug level, failed CSRF check)"):
+        r1 = cgi("GET", "/termin/absage/" + PAGE_TOKEN, extra={"TF_LOG_LEVEL": "debug"})
+        r2 = cgi("POST", "/termin/absage/" + PAGE_TOKEN, form={}, cookies=CCK, extra={"TF_LOG_LEVEL": "debug"})
+        assert r1.status == 200 and r2.status == 403, (r1, r2)
+        assert "csrf check failed" in r2.stderr, r2.stderr
+        assert PAGE_TOKEN not in r1.stderr + r2.stderr, r1.stderr + r2.stderr
 
     with t.case("POST /termin/absage/{token} → 'Ihr Termin wurde abgesagt.', row cancelled by the patient"):
         r = cgi("POST", "/termin/absage/" + PAGE_TOKEN, form={"csrf_token": CTOK}, cookies=CCK)
