@@ -341,6 +341,10 @@ def main(st, seen):
     r = bk.book(ibody, key="idem-" + secrets.token_hex(8))
     t.eq(r.status, 409, "the same body with a new key: 409 (the slot is taken)")
     t.eq(count(st, "SELECT COUNT(*) FROM idempotency_keys"), 2, "idempotency_keys holds the two keys' answers")
+    got = st.wait_mails(lambda m: "ida@example.org" in m.to, 1, timeout=30)
+    time.sleep(0.5)
+    t.eq(len([m for m in st.mails() if "ida@example.org" in m.to]), 1,
+         f"one confirmation mail for the {IDEM} + 3 requests with that body")
 
     # --- the confirmation mail of the race winner
     wmail = f"patient{winner_i}@example.org" if winner_i is not None else "nobody@invalid"
@@ -365,6 +369,8 @@ def main(st, seen):
             check_ics(cal, "confirmation", "REQUEST", win_utc, win_utc + datetime.timedelta(minutes=30))
     t.eq(count(st, f"SELECT COUNT(*) FROM mail_queue WHERE appointment_id = {int(appt_id)} "
                    f"AND kind = 'confirmation' AND status = 'sent'"), 1, "mail_queue: the confirmation is 'sent'")
+    losers = [m for m in st.mails() if re.search(r"patient\d+@example\.org", m.to) and wmail not in m.to]
+    t.eq(len(losers), 0, f"no mail to the {RACE - 1} patients who got 409")
 
     # --- the cancel link through nginx
     path = urllib.parse.urlsplit(cancel_url).path if cancel_url else "/termin/absage/x"
