@@ -44,4 +44,40 @@ char *mail_build(struct db *db, struct conf *c, long long appointment_id, enum m
  * or TF_ERR_IO (err says why, without credentials). */
 enum tf_err mail_send(struct conf *c, const char *to, const char *message, char *err, size_t errlen);
 
+/* ---- additions of the mail area (used by tf-remind, the web app and the tests) */
+
+/* Check the settings needed to send: SMTP_HOST, SMTP_PORT, SMTP_STARTTLS, SMTP_USER/SMTP_PASSWORD
+ * (both or neither), SMTP_CA_FILE (optional: PEM file of CA certificates trusted for STARTTLS in
+ * addition to the system's), MAIL_FROM ("addr" or "Name <addr>") and BASE_URL (the links).
+ * Returns 0, or -1 with a message naming the setting in err. */
+int mail_config_check(struct conf *c, char *err, size_t errlen);
+
+/* mail_flush with counts: sent, failed (an attempt that failed: retried later or given up),
+ * skipped (not sent because it no longer applies: appointment cancelled or moved, reminder too
+ * late; such rows end as 'failed' with the reason in last_error). limit <= 0: every due mail.
+ * Returns res->sent, or -1 when the database failed. */
+struct mail_flush_result {
+	long sent, failed, skipped;
+};
+long mail_flush_ex(struct db *db, struct conf *c, long long appointment_id, long limit, time_t now,
+		   struct mail_flush_result *res);
+
+/* The message of mail_build from loaded data, without the database (tests use it directly).
+ * cancel_token may be NULL. NULL on failure with the reason in err. */
+struct appointment;
+struct doctor;
+char *mail_compose(struct conf *c, const struct appointment *a, const struct doctor *d,
+		   const char *cancel_token, enum mail_kind kind, time_t now, char *err, size_t errlen);
+
+/* Header helpers (exposed for the unit tests). mail_header_text appends "Name: value\r\n" with
+ * value as RFC 2047 encoded-words (UTF-8, base64) when it is not plain ASCII, folded to lines of at
+ * most 78 characters; mail_header_address appends "Name: display <addr>\r\n" the same way. Both
+ * refuse (-1) values with CR, LF or other control characters, and addresses that are not valid. */
+int mail_header_text(struct buf *b, const char *name, const char *value);
+int mail_header_address(struct buf *b, const char *name, const char *display, const char *addr);
+/* RFC 5322 date of t in UTC ("Tue, 24 Nov 2026 08:00:00 +0000") into out[40]. */
+void mail_date_rfc5322(time_t t, char out[40]);
+/* German long date of a civil day: "Dienstag, 24. November 2026" into out[outlen]. */
+void mail_date_german(int year, int month, int day, char *out, size_t outlen);
+
 #endif

@@ -1,0 +1,138 @@
+/* tf-remind.c: cron program (hourly): queue the 24-hour reminders, then send every due mail of the queue. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conf.h"
+#include "crypto.h"
+#include "db.h"
+#include "log.h"
+#include "mail.h"
+
+/* Exit status (DESIGN.md): 0 all done; 1 some items failed; 2 usage/configuration; 3 could not start. */
+enum {
+	EX_OK = 0,
+	EX_FAILED = 1,
+	EX_USAGE = 2,
+	EX_START = 3,
+};
+
+static const char usage_text[] =
+	"usage: tf-remind [--help] [--version]\n"
+	"\n"
+	"Run hourly from cron. Queues a reminder e-mail for every confirmed appointment that starts\n"
+	"within the next 24 hours (and not within the next 5 minutes) and has had none, then sends\n"
+	"every due mail of the queue: reminders, and confirmations, cancellations and reschedule\n"
+	"notices whose first attempt failed (they are retried with growing pauses, up to 10 times).\n"
+	"\n"
+	"Overlapping runs are safe: every mail is claimed with one atomic database update before it\n"
+	"is sent, so two runs (or several hosts) never send the same mail twice. A mail whose sender\n"
+	"died in the middle is taken over after 15 minutes.\n"
+	"\n"
+	"Settings come from the file named by TF_CONFIG and the environment: TF_DB_HOST, TF_DB_PORT,\n"
+	"TF_DB_SOCKET, TF_DB_USER, TF_DB_PASSWORD, TF_DB_NAME, TF_DATA_DIR (templates), BASE_URL,\n"
+	"CALENDAR_ENCRYPTION_KEY (cancel links), SMTP_HOST, SMTP_PORT (default 25, or 587 with\n"
+	"STARTTLS), SMTP_STARTTLS (no|yes|required), SMTP_CA_FILE (extra trusted CAs for\n"
+	"STARTTLS), SMTP_USER, SMTP_PASSWORD, MAIL_FROM, TF_LOG_LEVEL.\n"
+	"\n"
+	"Exit status: 0 every due mail was sent (or there was none), 1 some mails failed (they stay\n"
+	"queued for a later run), 2 usage or configuration error, 3 could not start (database\n"
+	"unreachable).\n";
+
+static void fail_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void fail_msg(const char *fmt, ...)
+{
+	char msg[2048], safe[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_redact(msg, safe, sizeof(safe));
+	fprintf(stderr, "tf-remind: %s\n", safe);
+}
+
+int main(int argc, char **argv)
+{
+	struct mail_flush_result res;
+	struct conf *c = NULL;
+	struct db *db = NULL;
+	char err[1024];
+	const char *lvl;
+	long port, queued;
+	int ex = EX_OK, l;
+	time_t now;
+
+	for (l = 1; l < argc; l++) {
+		if (strcmp(argv[l], "--help") == 0 || strcmp(argv[l], "-h") == 0) {
+			fputs(usage_text, stdout);
+			return EX_OK;
+		}
+		if (strcmp(argv[l], "--version") == 0) {
+			printf("tf-remind (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+			return EX_OK;
+		}
+		fprintf(stderr, "tf-remind: unexpected argument: %s\n(try tf-remind --help)\n", argv[l]);
+		return EX_USAGE;
+	}
+
+	log_init("tf-remind", 0, LOG_LVL_INFO);
+	c = conf_load(NULL, err, sizeof(err));
+	if (!c) {
+		fail_msg("configuration: %s", err);
+		return EX_USAGE;
+	}
+	conf_register_secrets(c);
+	lvl = conf_get(c, "TF_LOG_LEVEL");
+	if (lvl && *lvl) {
+		l = log_level_parse(lvl);
+		if (l < 0) {
+			fail_msg("TF_LOG_LEVEL must be one of error, warn, info, debug");
+			ex = EX_USAGE;
+			goto out;
+		}
+		log_set_level((enum log_level)l);
+	}
+	if (crypto_init() != TF_OK) {
+		fail_msg("cannot initialise libgcrypt");
+		ex = EX_START;
+		goto out;
+	}
+	if (mail_config_check(c, err, sizeof(err)) < 0 ||
+	    conf_get_long(c, "TF_DB_PORT", 0, 0, 65535, &port, err, sizeof(err)) < 0) {
+		fail_msg("%s", err);
+		ex = EX_USAGE;
+		goto out;
+	}
+	db = db_connect(c, err, sizeof(err));
+	if (!db) {
+		fail_msg("database unreachable: %s", err);
+		ex = EX_START;
+		goto out;
+	}
+
+	now = time(NULL);
+	queued = mail_queue_reminders(db, now);
+	if (queued < 0) {
+		fail_msg("could not queue the reminders (database error)");
+		ex = EX_FAILED;
+	}
+	if (mail_flush_ex(db, c, 0, 0, now, &res) < 0) {
+		fail_msg("database error while sending; the remaining mails stay queued");
+		ex = EX_FAILED;
+	}
+	if (res.failed > 0)
+		ex = EX_FAILED;
+	log_info("tf-remind: %ld reminder(s) queued, %ld mail(s) sent, %ld failed, %ld skipped",
+		 queued < 0 ? 0 : queued, res.sent, res.failed, res.skipped);
+out:
+	if (db)
+		db_close(db);
+	conf_free(c);
+	return ex;
+}
