@@ -437,6 +437,9 @@ try:
         assert rw["status"] == "pending" and rw["attempts"] == 1, rw
         assert f"127.0.0.1:{sink_port}" in rw["last_error"], rw
         assert rw["future"], rw
+        wait = int(q(f"SELECT TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), next_attempt_at) FROM mail_queue"
+                     f" WHERE appointment_id = {a_down}"))
+        assert 45 <= wait <= 60, f"first back-off {wait} s, want about 60"
     with t.case("SMTP back, but before next_attempt_at: nothing sent yet"):
         sink = SmtpSink(sink_dir, port=sink_port).start()
         inbox.sink = sink
@@ -489,6 +492,17 @@ try:
         assert rw["status"] == "pending" and "authentication failed" in rw["last_error"], rw
         assert WRONG_PASSWORD not in rw["last_error"] and WRONG_PASSWORD not in r.stderr
         assert "authentication failed" in r.stderr, r.stderr
+    with t.case("the 10th failed attempt gives up: status 'failed', not tried again"):
+        q(f"UPDATE mail_queue SET attempts = 9, next_attempt_at = UTC_TIMESTAMP() WHERE appointment_id = {a_bad}")
+        r = remind(settings(SMTP_USER="praxis", SMTP_PASSWORD=WRONG_PASSWORD))
+        rw = row(a_bad, "confirmation")
+        assert r.returncode == 1 and rw["status"] == "failed" and rw["attempts"] == 10, (r.returncode, rw)
+        q(f"UPDATE mail_queue SET next_attempt_at = UTC_TIMESTAMP() - INTERVAL 1 DAY WHERE appointment_id = {a_bad}")
+        r = remind(settings(SMTP_USER="praxis", SMTP_PASSWORD=SMTP_PASSWORD))
+        assert r.returncode == 0 and row(a_bad, "confirmation")["attempts"] == 10
+        assert for_rcpt(inbox.new(), "bad@example.org") == []
+        q(f"UPDATE mail_queue SET status = 'pending', attempts = 1 WHERE appointment_id = {a_bad}")
+
     with t.case("without AUTH against a server that wants it: exit 1, the server's refusal kept"):
         q(f"UPDATE mail_queue SET next_attempt_at = UTC_TIMESTAMP() WHERE appointment_id = {a_bad}")
         r = remind()
