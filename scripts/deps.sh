@@ -9,7 +9,7 @@ set -eu
 
 PACKAGES="
 build-essential autoconf automake libtool pkg-config make
-libcurl4-openssl-dev libjansson-dev libmariadb-dev libgcrypt20-dev libical-dev libesmtp-dev
+libcurl4-openssl-dev libjansson-dev libmariadb-dev libgcrypt20-dev libical-dev libesmtp-dev libssl-dev
 libcmocka-dev libfcgi-dev libexpat1-dev
 mariadb-server mariadb-client
 nginx spawn-fcgi radicale python3-passlib
