@@ -72,7 +72,9 @@ struct prov_sink {
 	int (*begin_full)(void *ud);
 	int (*end_full)(void *ud);
 	/* the etag the engine last stored for object_id (NULL if unknown): lets a provider skip
-	 * unchanged objects in an etag diff */
+	 * unchanged objects in an etag diff. Between begin_full and end_full an object_id asked
+	 * about here counts as reported (still there): the provider lists every object, asks, and
+	 * fetches and upserts only those whose etag differs. */
 	const char *(*known_etag)(void *ud, const char *object_id);
 };
 
