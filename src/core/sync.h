@@ -12,6 +12,9 @@
 struct sync_stats {
 	unsigned long pushed, pulled, requests, errors;
 	long duration_ms;
+	int skipped;                /* 1: another run holds the connection (nothing done) */
+	char status[24];            /* the connection's sync_status after the run */
+	char last_error[300];       /* German, "" when none */
 };
 
 /* Sync one connection now: push its doctor's pending outbox rows to this connection's receiving
@@ -26,5 +29,26 @@ int sync_integration(struct db *db, struct conf *c, long long integration_id, ti
 /* Connections due now (sync_enabled, status active or error, next_sync_at passed or NULL),
  * at most max, into ids (malloc'd). Returns the count or -1. */
 long sync_due(struct db *db, time_t now, size_t max, long long **ids);
+
+/* How the engine works (sync.c explains each rule where it is applied):
+ * - Push is per connection and state-based: an appointment needs pushing to a connection when
+ *   its mapping (event_mappings) is missing, pending, or records other times/sequence than the
+ *   appointment (cancelled: a mapping not yet deleted). Candidates are the doctor's due outbox
+ *   rows plus, without any open outbox row, confirmed future appointments this connection lacks
+ *   (so a new or reconnected calendar catches up). An outbox row is marked processed when every
+ *   connection of the doctor that is enabled, not waiting for re-authorisation and has a
+ *   receiving calendar is done with its appointment; a failed push backs off (next_attempt_at:
+ *   1, 2, 4 ... minutes, at most 6 hours) and is retried forever.
+ * - Crash safety: the mapping is written as 'pending' (with the times about to be written) and
+ *   committed before the provider call; a pending create carries remote_id "" and is repeated as
+ *   a create, which the provider makes land on the same object (deterministic from the UID; an
+ *   existing object converges, If-None-Match: * -> 412 -> update), so a crash never duplicates.
+ * - Busy blocks: external_id = SHA-256 hex of "<calendar id>:<object id>"; only start/end.
+ * - Our event moved or deleted in the calendar: appointments.needs_review with a German reason;
+ *   nothing is cancelled, and an event deleted there is not re-created (its mapping is 'deleted'). */
+
+/* Tests: use ops for every connection instead of provider_find (NULL restores). Not thread-safe. */
+struct provider_ops;
+void sync_set_provider_override(const struct provider_ops *ops);
 
 #endif
