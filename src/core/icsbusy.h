@@ -17,9 +17,12 @@
  * within [from, to); TZIDs resolved from the object's VTIMEZONEs, IANA names and Windows zone
  * names ("W. Europe Standard Time"); floating times are taken in tz; DTEND missing → DURATION, or
  * the start (zero length: not busy) / one day for all-day. Intervals are UTC, sorted, merged.
- * uid_out (optional, uid_len): the object's UID (for recognising our own events).
- * Returns the number of intervals (>= 0, written to out[max], malloc'd *out when out_alloc),
- * or -1 when the object cannot be parsed (err says why, in English, for the log). */
+ * uid_out (optional, uid_len): the object's UID (for recognising our own events): the first
+ * master's (a VEVENT without RECURRENCE-ID), else the first VEVENT's; "" when there is none.
+ * Returns the number of intervals (>= 0, at most ICSBUSY_MAX_INTERVALS); *out is then a malloc'd
+ * array the caller frees (NULL when 0). -1 when the object cannot be used (err says why, in
+ * English, for the log): too big, not iCalendar, not a VCALENDAR/VEVENT, or VEVENTs of which
+ * none is usable. Decisions on malformed input are listed at the top of icsbusy.c. Thread-safe. */
 long icsbusy_parse(const char *data, size_t len, const char *tz, time_t from, time_t to,
 		   struct interval **out, char *uid_out, size_t uid_len, char *err, size_t errlen);
 
