@@ -1,7 +1,8 @@
 #!/bin/sh
 # test_caldav.sh: runs tests/unit/test_caldav (TAP) against a private Radicale started by tests/lib/radicale.py:
 # user ana with a VEVENT calendar "praxis" (display name, colour), "privat", "massen" and a VTODO-only
-# list "aufgaben"; user bob with his own calendar. Skips when Radicale is not installed.
+# list "aufgaben"; user bob with his own calendar. Also starts tests/lib/icloudfake.py (iCloud's quirks).
+# Skips when Radicale is not installed.
 set -u
 
 srcdir=${TF_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -19,8 +20,10 @@ bail() {
 [ -x "$prog" ] || bail "$prog not built (make check builds it)"
 
 tmp=$(mktemp -d /tmp/tf-test-caldav.XXXXXX) || bail "mktemp failed"
+fakepid=
 cleanup() {
 	"$python" "$srcdir/tests/lib/radicale.py" stop "$tmp/radicale" >/dev/null 2>&1
+	[ -n "$fakepid" ] && kill "$fakepid" 2>/dev/null && wait "$fakepid" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -45,6 +48,18 @@ PYEOF
 	sed 's/^/# /' "$tmp/start.err"
 	bail "could not start Radicale"
 }
+
+# the iCloud fake (entry host + partition host)
+"$python" "$srcdir/tests/lib/icloudfake.py" "$tmp/icloud" 2>"$tmp/icloud.err" &
+fakepid=$!
+i=0
+while [ ! -s "$tmp/icloud/url" ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+[ -s "$tmp/icloud/url" ] || { sed 's/^/# /' "$tmp/icloud.err"; bail "could not start the iCloud fake"; }
+TF_ICLOUD_URL=$(cat "$tmp/icloud/url")
+export TF_ICLOUD_URL
 
 TF_RADICALE_URL=$url TF_RADICALE_DIR="$tmp/radicale" CMOCKA_MESSAGE_OUTPUT=TAP "$prog" 2>"$tmp/stderr"
 rc=$?

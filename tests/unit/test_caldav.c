@@ -759,6 +759,87 @@ static void pull_batches(void **state)
 	ctx_free(c);
 }
 
+
+/* ------------------------------------------------------------------ iCloud quirks (tests/lib/icloudfake.py) */
+
+static void icloud_quirks(void **state)
+{
+	const char *url = getenv("TF_ICLOUD_URL");
+	struct prov_ctx *c;
+	struct prov_calendar *cals;
+	size_t n;
+	static struct sink s;
+	struct prov_sink k = make_sink(&s);
+	char *cur = NULL, *cur2 = NULL, cal[512], uid[256], *rid = NULL, *etag = NULL, obj[600];
+	unsigned long r0;
+
+	(void)state;
+	if (!url || !*url)
+		skip();
+	/* a wrong app-specific password: the 401 offers X-MobileMe-AuthToken and Basic */
+	c = ctx_new("12345@icloud.example", "falsch-falsch-falsch");
+	assert_int_equal(caldav_discover(c, url, &cals, &n), PROV_AUTH);
+	assert_non_null(strstr(c->error, "app-spezifisches Passwort"));
+	ctx_free(c);
+	/* no Basic offered at all */
+	c = ctx_new("mobileme", "whatever-123");
+	assert_int_equal(caldav_discover(c, url, &cals, &n), PROV_AUTH);
+	assert_non_null(strstr(c->error, "nicht unterstützt"));
+	ctx_free(c);
+
+	/* discovery: principal on the entry host, home on the partition host */
+	c = ctx_new("12345@icloud.example", "abcd-efgh-ijkl-mnop");
+	assert_int_equal(caldav_discover(c, url, &cals, &n), PROV_OK);
+	const char *home = json_string_value(json_object_get(c->state, "home_url"));
+	assert_non_null(home);
+	assert_false(http_same_origin(home, url));
+	assert_int_equal(n, 1);          /* tasks (VTODO), inbox, outbox, notification skipped */
+	assert_string_equal(cals[0].name, "Privat");
+	assert_string_equal(cals[0].color, "#ff2968");
+	assert_true(cals[0].can_write);
+	assert_true(http_same_origin(cals[0].remote_id, home));
+	str_copy(cal, cals[0].remote_id, sizeof(cal));
+	prov_calendars_free(cals, n);
+
+	/* full pull: sync-collection truncated once (507), the collection's own entry ignored,
+	 * CDATA calendar-data, a broken object reported without busy time */
+	r0 = c->requests;
+	assert_int_equal(caldav_provider.pull(c, cal, NULL, &k, &cur), PROV_OK);
+	assert_int_equal(c->requests - r0, 5);   /* PROPFIND, 2 x (REPORT + multiget) */
+	assert_int_equal(s.n, 4);
+	assert_null(find(&s, cal));
+	snprintf(obj, sizeof(obj), "%sapple-0.ics", cal);
+	assert_non_null(find(&s, obj));
+	assert_int_equal(find(&s, obj)->nbusy, 1);
+	assert_int_equal(find(&s, obj)->busy_end - find(&s, obj)->busy_start, 3600);
+	snprintf(obj, sizeof(obj), "%sbroken.ics", cal);
+	assert_non_null(find(&s, obj));
+	assert_int_equal(find(&s, obj)->nbusy, 0);
+
+	/* unchanged: one request */
+	r0 = c->requests;
+	assert_int_equal(caldav_provider.pull(c, cal, cur, &k, &cur2), PROV_OK);
+	assert_int_equal(c->requests - r0, 1);
+	free(cur2);
+	cur2 = NULL;
+
+	/* push: the PUT answer has no ETag (the server rewrote the data): getetag is fetched */
+	struct prov_event e = event(301, t0 + 6 * 86400, uid, sizeof(uid));
+	r0 = c->requests;
+	assert_int_equal(caldav_provider.push_upsert(c, cal, &e, NULL, NULL, &rid, &etag), PROV_OK);
+	assert_int_equal(c->requests - r0, 2);
+	assert_true(etag[0] == '"');
+	assert_true(http_same_origin(rid, home));
+
+	/* this fake forgets old tokens: the engine is told to resync */
+	assert_int_equal(caldav_provider.pull(c, cal, cur, &k, &cur2), PROV_TOKEN_INVALID);
+	assert_int_equal(caldav_provider.push_delete(c, cal, rid, etag), PROV_OK);
+	free(cur);
+	free(rid);
+	free(etag);
+	ctx_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -772,6 +853,7 @@ int main(void)
 		cmocka_unit_test(pull_sync_collection),
 		cmocka_unit_test(pull_ctag_etag_diff),
 		cmocka_unit_test(pull_batches),
+		cmocka_unit_test(icloud_quirks),
 	};
 
 	log_init("test_caldav", 0, LOG_LVL_WARN);
