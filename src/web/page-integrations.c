@@ -1,11 +1,16 @@
-/* page-integrations.c: the doctor's page /doctor/calendar-integrations: a card per provider and its connections. */
+/* page-integrations.c: the doctor's page /doctor/calendar-integrations: a card per provider, its connections and their forms. */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include "caldav.h"
 #include "integration.h"
 #include "log.h"
 #include "web.h"
+
+#define INTEGRATIONS_PATH "/doctor/calendar-integrations"
 
 static const char *const descriptions[INTEGRATION_PROVIDER_MAX] = {
 	[INTEGRATION_GOOGLE] = "Termine mit Google Calendar abgleichen. Die Anmeldung läuft über "
@@ -13,6 +18,27 @@ static const char *const descriptions[INTEGRATION_PROVIDER_MAX] = {
 	[INTEGRATION_OUTLOOK] = "Microsoft Outlook und Office 365 über Microsoft Graph verbinden.",
 	[INTEGRATION_APPLE] = "Apple iCloud oder einen anderen CalDAV-Server mit einem "
 			      "app-spezifischen Passwort verbinden.",
+};
+
+/* Notices after a redirect: the URL carries only the code; the text is fixed here. */
+static const struct {
+	const char *code, *text;
+} notices[] = {
+	{ "connected",    "Der Kalender wurde verbunden. Wählen Sie unten, welche Kalender Termine "
+			  "blockieren und welcher neue Termine erhält." },
+	{ "synced",       "Die Synchronisierung ist abgeschlossen." },
+	{ "sync-errors",  "Die Synchronisierung ist mit Fehlern abgeschlossen. Details stehen bei der "
+			  "Verbindung unter „Letzter Fehler“." },
+	{ "sync-failed",  "Die Synchronisierung konnte nicht ausgeführt werden. Details stehen bei der "
+			  "Verbindung unter „Letzter Fehler“." },
+	{ "disconnected", "Die Verbindung wurde getrennt. Zugangsdaten und belegte Zeiten aus diesem "
+			  "Kalender wurden gelöscht." },
+	{ "disconnected-partly", "Die Verbindung wurde getrennt. Zugangsdaten und belegte Zeiten "
+			  "wurden gelöscht; einige unserer Termine ließen sich nicht aus dem Kalender "
+			  "entfernen." },
+	{ "sync-running", "Diese Verbindung wird gerade schon synchronisiert. Bitte versuchen Sie es "
+			  "gleich noch einmal." },
+	{ "settings",     "Die Kalender-Einstellungen wurden gespeichert." },
 };
 
 /* "A, B fehlen" / "A fehlt" for the hint of an unconfigured provider. */
@@ -31,8 +57,10 @@ static json_t *missing_text(const char **names, size_t n)
 	return s;
 }
 
-/* One card's context: the provider, its configuration state and the doctor's connections to it. */
-static json_t *provider_card(struct app *app, enum integration_provider p, json_t *list)
+/* One card's context: the provider, its configuration state, the doctor's connections to it and,
+ * for Apple, the connect form (with the values of a refused attempt). */
+static json_t *provider_card(struct app *app, enum integration_provider p, json_t *list,
+			     const struct integrations_view *v)
 {
 	const char *missing[4];
 	size_t n, i;
@@ -51,26 +79,213 @@ static json_t *provider_card(struct app *app, enum integration_provider p, json_
 	json_object_set_new(card, "connections", mine);
 	if (n)
 		json_object_set_new(card, "missing_text", missing_text(missing, n));
+	if (p == INTEGRATION_APPLE)
+		json_object_set_new(card, "connect_form", json_pack("{s:s, s:s}",
+			"apple_id", v && v->apple_id ? v->apple_id : "",
+			"caldav_url", v && v->caldav_url ? v->caldav_url : CALDAV_DEFAULT_URL));
 	return card;
 }
 
-void page_integrations_get(struct app *app, struct request *req, struct response *rs)
+/* "1,2 s" / "850 ms" for a run's duration. */
+static json_t *duration_text(long long ms)
 {
-	json_t *ctx, *list, *cards;
+	char s[48];
+
+	if (ms < 1000)
+		snprintf(s, sizeof(s), "%lld ms", ms < 0 ? 0 : ms);
+	else
+		snprintf(s, sizeof(s), "%lld,%lld s", ms / 1000, (ms % 1000) / 100);
+	return json_string(s);
+}
+
+/* The page object of one connection: integration_detail_json plus what the template needs
+ * (blocks/receives per calendar, has_calendars, has_receiver, stats in words). NULL on a
+ * database error; a connection gone meanwhile comes back as the list's object. */
+static json_t *connection_view(struct app *app, long long doctor_id, json_t *item, time_t now)
+{
+	long long id = json_integer_value(json_object_get(item, "id"));
+	json_t *conn = NULL, *cals, *cal, *st, *last, *stats;
+	int has_receiver = 0, r;
+	size_t i;
+
+	r = integration_detail_json(app_db(app), doctor_id, id, now, &conn);
+	if (r < 0)
+		return NULL;
+	if (r == 0)
+		return json_incref(item);
+	cals = json_object_get(conn, "calendars");
+	json_array_foreach(cals, i, cal) {
+		json_object_set(cal, "blocks", json_object_get(cal, "blocks_availability"));
+		json_object_set(cal, "receives", json_object_get(cal, "receives_appointments"));
+		if (json_is_true(json_object_get(cal, "receives_appointments")))
+			has_receiver = 1;
+	}
+	json_object_set_new(conn, "has_calendars", json_boolean(json_array_size(cals) > 0));
+	json_object_set_new(conn, "has_receiver", json_boolean(has_receiver));
+	st = json_object_get(conn, "stats");
+	last = json_object_get(st, "last_run");
+	stats = json_pack("{s:I, s:I, s:b}",
+			  "runs", (json_int_t)json_integer_value(json_object_get(st, "runs")),
+			  "errors", (json_int_t)json_integer_value(json_object_get(st, "errors_24h")),
+			  "has_last", json_is_object(last));
+	if (json_is_object(last)) {
+		json_object_set_new(stats, "pushed", json_integer(json_integer_value(
+			json_object_get(last, "pushed"))));
+		json_object_set_new(stats, "pulled", json_integer(json_integer_value(
+			json_object_get(last, "pulled"))));
+		json_object_set_new(stats, "requests", json_integer(json_integer_value(
+			json_object_get(last, "requests"))));
+		json_object_set_new(stats, "duration", duration_text(json_integer_value(
+			json_object_get(last, "duration_ms"))));
+	}
+	json_object_set_new(conn, "stats", stats);
+	if (!json_is_true(json_object_get(conn, "show_patient_names")))
+		json_object_set_new(conn, "show_patient_names", json_false());
+	return conn;
+}
+
+void integrations_page(struct app *app, struct request *req, struct response *rs,
+		       const struct integrations_view *v)
+{
+	const char *ok = kv_get(&req->query, "ok");
+	json_t *ctx, *list, *cards, *conn, *view;
+	time_t now = time(NULL);
 	unsigned p;
+	size_t i;
 
 	list = integration_list_json(app_db(app), req->doctor_id, 1);
 	if (!list) {
 		error_respond(app, req, rs, app_db_error_status(app), NULL);
 		return;
 	}
+	json_array_foreach(list, i, conn) {
+		view = connection_view(app, req->doctor_id, conn, now);
+		if (!view) {
+			json_decref(list);
+			error_respond(app, req, rs, app_db_error_status(app), NULL);
+			return;
+		}
+		json_array_set_new(list, i, view);
+	}
 	ctx = page_context(app, req, rs, "Kalender-Integrationen", 1);
 	cards = json_array();
 	for (p = 0; p < INTEGRATION_PROVIDER_MAX; p++)
-		json_array_append_new(cards, provider_card(app, (enum integration_provider)p, list));
+		json_array_append_new(cards, provider_card(app, (enum integration_provider)p, list, v));
 	json_object_set_new(ctx, "providers", cards);
 	json_object_set_new(ctx, "has_integrations", json_boolean(json_array_size(list) > 0));
-	page_render(app, rs, 200, "integrations", ctx);
+	if (v && v->error) {
+		json_object_set_new(ctx, "error", json_string(v->error));
+	} else if (ok) {
+		for (i = 0; i < TF_ARRAY_LEN(notices); i++) {
+			if (strcmp(ok, notices[i].code) == 0)
+				json_object_set_new(ctx, "notice", json_string(notices[i].text));
+		}
+	}
+	page_render(app, rs, v && v->status ? v->status : 200, "integrations", ctx);
 	json_decref(ctx);
 	json_decref(list);
+}
+
+void page_integrations_get(struct app *app, struct request *req, struct response *rs)
+{
+	integrations_page(app, req, rs, NULL);
+}
+
+void integrations_back(struct response *rs, const char *code, long long id)
+{
+	char loc[128];
+
+	if (id > 0)
+		snprintf(loc, sizeof(loc), INTEGRATIONS_PATH "?ok=%s#verbindung-%lld", code, id);
+	else
+		snprintf(loc, sizeof(loc), INTEGRATIONS_PATH "?ok=%s", code);
+	resp_redirect(rs, 303, loc);
+}
+
+int integration_own(struct app *app, struct request *req, struct response *rs, long long id,
+		    json_t **cals)
+{
+	json_t *c = NULL;
+	int r = integration_calendars_json(app_db(app), req->doctor_id, id, &c);
+
+	if (r == 0)
+		error_respond(app, req, rs, 404, "Diese Kalender-Verbindung gibt es nicht.");
+	else if (r < 0)
+		error_respond(app, req, rs, app_db_error_status(app), NULL);
+	if (r == 1 && cals)
+		*cals = c;
+	else
+		json_decref(c);
+	return r;
+}
+
+void page_integration_disconnect_post(struct app *app, struct request *req, struct response *rs)
+{
+	long long id = request_param_id(req);
+	const char *rm = request_field(req, "remove_events");
+	unsigned failed = 0;
+	char err[256];
+	enum tf_err rc;
+
+	if (integration_own(app, req, rs, id, NULL) != 1)
+		return;
+	rc = integration_disconnect(app_db(app), app->conf, req->doctor_id, id,
+				    rm && strcmp(rm, "1") == 0, &failed, err, sizeof(err));
+	if (rc == TF_OK)
+		integrations_back(rs, failed ? "disconnected-partly" : "disconnected", 0);
+	else if (rc == TF_ERR_NOTFOUND)
+		error_respond(app, req, rs, 404, "Diese Kalender-Verbindung gibt es nicht.");
+	else
+		error_respond(app, req, rs, app_db_error_status(app), NULL);
+}
+
+void page_integration_settings_post(struct app *app, struct request *req, struct response *rs)
+{
+	static const char not_writable[] = "Dieser Kalender kann keine neuen Termine erhalten (nur "
+					   "lesbar oder nicht Teil dieser Verbindung).";
+	long long id = request_param_id(req), cid, receive = 0;
+	long long blocking[INTEGRATION_MAX_CALENDARS];
+	const char *recv = request_field(req, "receive");
+	json_t *cals = NULL, *cal;
+	size_t i, nb = 0;
+	char name[40], err[300];
+	int receive_ok;
+	enum tf_err rc;
+	long v;
+
+	if (integration_own(app, req, rs, id, &cals) != 1)
+		return;
+	if (recv && *recv) {
+		if (str_to_long(recv, 0, 2147483647L, &v) < 0) {
+			json_decref(cals);
+			error_respond(app, req, rs, 400, not_writable);
+			return;
+		}
+		receive = v;
+	}
+	receive_ok = receive == 0;
+	json_array_foreach(cals, i, cal) {
+		cid = json_integer_value(json_object_get(cal, "id"));
+		snprintf(name, sizeof(name), "block_%lld", cid);
+		if (request_field(req, name) && nb < TF_ARRAY_LEN(blocking))
+			blocking[nb++] = cid;
+		if (cid == receive && json_is_true(json_object_get(cal, "can_write")))
+			receive_ok = 1;
+	}
+	json_decref(cals);
+	if (!receive_ok) {
+		error_respond(app, req, rs, 400, not_writable);
+		return;
+	}
+	err[0] = '\0';
+	rc = integration_set_choices(app_db(app), req->doctor_id, id, blocking, nb, receive,
+				     request_field(req, "show_patient_names") != NULL, err, sizeof(err));
+	if (rc == TF_OK)
+		integrations_back(rs, "settings", id);
+	else if (rc == TF_ERR_INVALID)
+		error_respond(app, req, rs, 400, err[0] ? err : not_writable);
+	else if (rc == TF_ERR_NOTFOUND)
+		error_respond(app, req, rs, 404, "Diese Kalender-Verbindung gibt es nicht.");
+	else
+		error_respond(app, req, rs, app_db_error_status(app), NULL);
 }

@@ -10,6 +10,7 @@
 #include "booking.h"
 #include "doctor.h"
 #include "holidays.h"
+#include "integration.h"
 #include "log.h"
 #include "nlp.h"
 #include "practice.h"
@@ -33,6 +34,7 @@ static const struct {
 	{ "service-off", "Die Leistung wurde deaktiviert und wird nicht mehr angeboten." },
 	{ "cancelled", "Der Termin wurde abgesagt. Die Patientin oder der Patient wird per E-Mail informiert." },
 	{ "moved",     "Der Termin wurde verschoben. Die Patientin oder der Patient wird per E-Mail informiert." },
+	{ "reviewed",  "Der Hinweis wurde als gesehen markiert." },
 };
 
 /* An error to show on the page again, with the section it belongs to; the form's fields are
@@ -202,6 +204,72 @@ static json_t *appointments_json(struct app *app, const struct doctor *d, int *f
 	return arr;
 }
 
+/* Date and times of an appointment in the doctor's zone into o (date, start, end). */
+static void when_json(json_t *o, const char *tz, long long start, long long end)
+{
+	struct civil s;
+	char date[80], from[6], to[6];
+
+	if (tz_utc_to_local(tz, (time_t)start, &s) < 0)
+		memset(&s, 0, sizeof(s));
+	page_date_de(&s, date, sizeof(date));
+	web_format_hm(tz, (time_t)start, from);
+	web_format_hm(tz, (time_t)end, to);
+	json_object_set_new(o, "date", json_string(date));
+	json_object_set_new(o, "start", json_string(from));
+	json_object_set_new(o, "end", json_string(to));
+}
+
+#define MAX_FLAGS 200   /* conflicts and review flags listed */
+
+/* Conflicts (confirmed appointments overlapping external busy time) and appointments flagged for
+ * review, with their display fields; has_flags when the doctor has a calendar connection or
+ * anything to show. External events have no titles: only our appointment's date, time, service. */
+static void flags_json(struct app *app, const struct doctor *d, json_t *ctx, int *fail)
+{
+	json_t *conflicts, *reviews, *list, *o, *arr;
+	size_t i;
+
+	conflicts = integration_conflicts_json(app_db(app), d->id, time(NULL), MAX_FLAGS);
+	reviews = integration_review_json(app_db(app), d->id, MAX_FLAGS);
+	list = integration_list_json(app_db(app), d->id, 0);
+	if (!conflicts || !reviews || !list) {
+		*fail = 1;
+		goto out;
+	}
+	arr = json_array();
+	json_array_foreach(conflicts, i, o) {
+		json_t *c = json_pack("{s:O, s:s, s:O}", "id", json_object_get(o, "appointment_id"),
+				      "service", json_string_value(json_object_get(o, "service_name")) ?: "",
+				      "calendar", json_object_get(o, "calendar_name") ?: json_null());
+
+		when_json(c, d->timezone, json_integer_value(json_object_get(o, "start_unix")),
+			  json_integer_value(json_object_get(o, "end_unix")));
+		json_array_append_new(arr, c);
+	}
+	json_object_set_new(ctx, "conflicts", arr);
+	arr = json_array();
+	json_array_foreach(reviews, i, o) {
+		json_t *c = json_pack("{s:O, s:s, s:s, s:b}", "id", json_object_get(o, "appointment_id"),
+				      "service", json_string_value(json_object_get(o, "service_name")) ?: "",
+				      "reason", json_string_value(json_object_get(o, "review_reason")) ?: "",
+				      "cancelled", strcmp(json_string_value(json_object_get(o, "status")) ?: "",
+							  "cancelled") == 0);
+
+		when_json(c, d->timezone, json_integer_value(json_object_get(o, "start_unix")),
+			  json_integer_value(json_object_get(o, "end_unix")));
+		json_array_append_new(arr, c);
+	}
+	json_object_set_new(ctx, "reviews", arr);
+	json_object_set_new(ctx, "has_flags", json_boolean(json_array_size(list) ||
+							   json_array_size(conflicts) ||
+							   json_array_size(reviews)));
+out:
+	json_decref(conflicts);
+	json_decref(reviews);
+	json_decref(list);
+}
+
 /* The whole settings page: from the database, with e's form shown as it was sent. */
 static void settings_page(struct app *app, struct request *req, struct response *rs,
 			  const struct settings_error *e)
@@ -226,6 +294,7 @@ static void settings_page(struct app *app, struct request *req, struct response 
 	json_object_set_new(ctx, "closures", closures_json(app, &d, &fail));
 	json_object_set_new(ctx, "services", services_json(app, req, &d, e, &fail));
 	json_object_set_new(ctx, "appointments", appointments_json(app, &d, &fail));
+	flags_json(app, &d, ctx, &fail);
 	if (fail) {
 		json_decref(ctx);
 		error_respond(app, req, rs, app_db_error_status(app), NULL);
@@ -553,4 +622,16 @@ void settings_appointment_reschedule_post(struct app *app, struct request *req, 
 		booking_failed(app, req, rs, &r);
 	}
 	booking_result_free(&r);
+}
+
+void settings_appointment_reviewed_post(struct app *app, struct request *req, struct response *rs)
+{
+	int r = integration_review_clear(app_db(app), req->doctor_id, request_param_id(req));
+
+	if (r == 1)
+		done(rs, "reviewed", "pruefung");
+	else if (r == 0)
+		error_respond(app, req, rs, 404, "Diesen Termin gibt es nicht.");
+	else
+		error_respond(app, req, rs, app_db_error_status(app), NULL);
 }

@@ -210,6 +210,11 @@ int request_read_body(struct request *req, req_read_fn fn, void *ud)
 	return 415;
 }
 
+int request_is_form(const struct request *req)
+{
+	return content_type_is(req->content_type, "application/x-www-form-urlencoded");
+}
+
 void request_free(struct request *req)
 {
 	kv_free(&req->query);

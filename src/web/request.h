@@ -82,6 +82,8 @@ int request_init(struct request *req, char **envp);
  * application/json → json). Returns 0, or 400 (short or malformed body), 413, 415 (other type). */
 int request_read_body(struct request *req, req_read_fn fn, void *ud);
 void request_free(struct request *req);
+/* Nonzero when the body's type is application/x-www-form-urlencoded (a browser's form). */
+int request_is_form(const struct request *req);
 
 /* A CGI variable, or NULL. */
 const char *request_env(const struct request *req, const char *name);

@@ -17,6 +17,8 @@ struct route {
 };
 
 #define LOGIN_FORM (ROUTE_LOGIN | ROUTE_CSRF | ROUTE_DB)
+/* a doctor's API write: bearer, or the session with X-CSRF-Token */
+#define API_WRITE  (ROUTE_LOGIN | ROUTE_API | ROUTE_CSRF | ROUTE_DB)
 
 static const struct route routes[] = {
 	{ HTTP_GET,  "/",                                 page_root_get,         0 },
@@ -27,6 +29,16 @@ static const struct route routes[] = {
 	{ HTTP_GET,  "/api/doctor/calendar-integrations", api_integrations_get,
 	  ROUTE_LOGIN | ROUTE_API | ROUTE_DB },
 	{ HTTP_GET,  "/healthz",                          health_get,            ROUTE_API },
+
+	/* calendar connections (CalDAV issue): connect iCloud/CalDAV (JSON or the page's form), sync
+	 * now, disconnect, per-connection settings */
+	{ HTTP_POST, "/api/doctor/calendar-integrations/icloud", api_icloud_post,
+	  API_WRITE | ROUTE_FORM_HTML },
+	{ HTTP_DELETE, "/api/doctor/calendar-integrations/{id}", api_integration_delete, API_WRITE },
+	{ HTTP_POST, "/doctor/calendar-integrations/{id}/disconnect", page_integration_disconnect_post,
+	  LOGIN_FORM },
+	{ HTTP_POST, "/doctor/calendar-integrations/{id}/settings", page_integration_settings_post,
+	  LOGIN_FORM },
 
 	/* booking: the public slots API and booking API (the trailing '/' is normalised away) */
 	{ HTTP_GET,  "/api/integrations/calendar/slots",  api_slots_get,
@@ -50,6 +62,8 @@ static const struct route routes[] = {
 	{ HTTP_POST, "/doctor/settings/services/{id}/delete", settings_service_delete_post, LOGIN_FORM },
 	{ HTTP_POST, "/doctor/appointments/{id}/cancel",  settings_appointment_cancel_post, LOGIN_FORM },
 	{ HTTP_POST, "/doctor/appointments/{id}/reschedule", settings_appointment_reschedule_post,
+	  LOGIN_FORM },
+	{ HTTP_POST, "/doctor/appointments/{id}/reviewed", settings_appointment_reviewed_post,
 	  LOGIN_FORM },
 };
 
@@ -205,6 +219,8 @@ void router_dispatch(struct app *app, struct request *req, struct response *rs)
 	rt = route_find(req, &known, &allow);
 	if (rt && (rt->flags & ROUTE_API))
 		req->api = 1;
+	if (rt && (rt->flags & ROUTE_FORM_HTML) && request_is_form(req))
+		req->api = 0;   /* the page's form: answers are pages and redirects */
 	if (!rt) {
 		if (known) {
 			resp_header(rs, "Allow", allow.data);

@@ -35,6 +35,8 @@ enum {
 	ROUTE_API   = 1 << 2,   /* JSON errors; bearer tokens accepted */
 	ROUTE_DB    = 1 << 3,   /* needs the database: 503 when it is unreachable */
 	ROUTE_AUTH_OPT = 1 << 4,/* public, but a doctor's good session or bearer token is recognised */
+	ROUTE_FORM_HTML = 1 << 5,/* an API route that also takes the page's urlencoded form: then the
+				    answers are HTML (error pages, no session → login redirect) */
 };
 
 typedef void (*route_handler)(struct app *app, struct request *req, struct response *rs);
@@ -97,6 +99,51 @@ void settings_service_edit_post(struct app *app, struct request *req, struct res
 void settings_service_delete_post(struct app *app, struct request *req, struct response *rs);
 void settings_appointment_cancel_post(struct app *app, struct request *req, struct response *rs);
 void settings_appointment_reschedule_post(struct app *app, struct request *req, struct response *rs);
+void settings_appointment_reviewed_post(struct app *app, struct request *req, struct response *rs);
+/* calendar connections (api-icloud.c, api-integrations.c, page-integrations.c) */
+void api_icloud_post(struct app *app, struct request *req, struct response *rs);
+void api_integration_sync_post(struct app *app, struct request *req, struct response *rs);
+void api_integration_delete(struct app *app, struct request *req, struct response *rs);
+void page_integration_sync_post(struct app *app, struct request *req, struct response *rs);
+void page_integration_disconnect_post(struct app *app, struct request *req, struct response *rs);
+void page_integration_settings_post(struct app *app, struct request *req, struct response *rs);
+
+/* The integrations page (status 200, or the iCloud form's refusal with its German message and the
+ * typed Apple ID and URL shown again; the password never is). */
+struct integrations_view {
+	int status;
+	const char *error;          /* German, or NULL */
+	const char *apple_id;       /* the form's values to show again, or NULL */
+	const char *caldav_url;
+};
+void integrations_page(struct app *app, struct request *req, struct response *rs,
+		       const struct integrations_view *v);
+/* 303 back to the integrations page with a notice code (fixed texts in page-integrations.c) and
+ * the connection's anchor (id > 0). */
+void integrations_back(struct response *rs, const char *code, long long id);
+/* Connection {id} when it is the doctor's: 1 (cals, when not NULL, gets its calendars; caller
+ * decrefs); else answered 404 (another doctor's or unknown) and 0, or answered 5xx and -1. */
+int integration_own(struct app *app, struct request *req, struct response *rs, long long id,
+		    json_t **cals);
+
+/* The iCloud/CalDAV connect form's fields, checked and trimmed (api-icloud.c). */
+#define ICLOUD_ID_MAX       254
+#define ICLOUD_PASSWORD_MAX 128
+#define ICLOUD_URL_MAX      2048
+struct icloud_form {
+	char apple_id[ICLOUD_ID_MAX + 1];
+	char password[ICLOUD_PASSWORD_MAX + 1];
+	char url[ICLOUD_URL_MAX + 1];
+	const char *field;          /* on failure: the offending field */
+	const char *message;        /* on failure: German text */
+};
+/* Read apple_id, app_password and caldav_url from the request (form or JSON): spaces trimmed,
+ * lengths checked, the URL https (http only for 127.0.0.1, localhost, ::1 or with
+ * TF_CALDAV_ALLOW_HTTP=1), no user name or password in it; empty URL = CALDAV_DEFAULT_URL.
+ * Returns 0, or -1 with field and message set. */
+int icloud_form_read(struct app *app, const struct request *req, struct icloud_form *f);
+/* The same check for one URL: NULL when acceptable, else the German reason. */
+const char *icloud_url_problem(struct app *app, const char *url);
 
 /* The HTTP status for a booking result (api-appointments.c): the core's choice, else by status. */
 struct booking_result;

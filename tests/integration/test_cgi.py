@@ -306,10 +306,11 @@ try:
         assert ("Nicht eingerichtet: MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET, "
                 "MICROSOFT_REDIRECT_URI fehlen in der Konfiguration.") in b
         apple = b[b.index('provider-apple'):]
-        assert "Nicht eingerichtet" not in apple and "Verbindung wird in Kürze freigeschaltet." in apple
+        assert "Nicht eingerichtet" not in apple and "Mit iCloud verbinden" in apple
+        assert 'action="/api/doctor/calendar-integrations/icloud"' in apple
         assert 'action="/doctor/logout"' in b and f'value="{CSRF_TOK}"' in b
         assert "Sie haben noch keinen Kalender verbunden." in b
-        assert "<button" in b and b.count("<button") == 1, "only the logout button (no dead connect buttons)"
+        assert b.count("<button") == 2, "the logout and the iCloud button only (no dead connect buttons)"
 
     with t.case("the doctor's name is HTML-escaped on the page"):
         assert "Dr. Eva &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Söhne" in r.body, r.body[:1500]
