@@ -16,7 +16,7 @@
 #include "sync.h"
 #include "tztime.h"
 
-#define CLAIM_STALE_SECONDS  1800      /* a claim older than this was abandoned (crashed run) */
+#define CLAIM_STALE_SECONDS  1800      /* a younger claim without its named lock is logged as taken over */
 #define PUSH_BATCH           200       /* appointments per run and path (outbox, catch-up) */
 #define SINK_BATCH           200       /* pull callbacks per transaction */
 #define RUNS_KEEP_SECONDS    (30L * 86400)
@@ -933,26 +933,57 @@ static long elapsed_ms(const struct timespec *t0)
 	return (long)((t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000);
 }
 
-/* 1 claimed, 0 held by another run (or unknown), -1 error. */
+/* Claim connection id for this run: its named lock (held by this session until unclaim; the server
+ * releases it when a killed run's session ends), then the row, under SKIP LOCKED, gets
+ * sync_claimed_at. A claim left by a run that died is taken over at once (its lock is gone).
+ * 1 claimed, 0 held by another run (or unknown), -1 error. */
 static int claim(struct db *db, long long id, time_t now)
 {
 	struct db_rows rows;
-	int q;
+	int q, locked;
 
-	if (db_exec(db, STMT_SYNC_TX_READ_COMMITTED, DB_NOARGS, NULL, NULL) != TF_OK || db_begin(db) != TF_OK)
+	q = db_query_one(db, STMT_SYNC_NAMED_LOCK, DB_ARGS(DBP_INT(id)), &rows);
+	if (q <= 0)
 		return -1;
-	q = db_query_one(db, STMT_SYNC_CLAIM_LOCK, DB_ARGS(DBP_INT(id), DBP_INT((long long)now - CLAIM_STALE_SECONDS)),
-			 &rows);
+	locked = db_cell(&rows, 0, 0) ? (int)db_cell_int(&rows, 0, 0, 0) : -1;
+	db_rows_free(&rows);
+	if (locked <= 0)
+		return locked < 0 ? -1 : 0;
+	if (db_exec(db, STMT_SYNC_TX_READ_COMMITTED, DB_NOARGS, NULL, NULL) != TF_OK || db_begin(db) != TF_OK)
+		goto fail;
+	q = db_query_one(db, STMT_SYNC_CLAIM_LOCK,
+			 DB_ARGS(DBP_INT((long long)now - CLAIM_STALE_SECONDS), DBP_INT(id)), &rows);
 	if (q <= 0) {
 		db_rollback(db);
-		return q;
+		if (q < 0)
+			goto fail;
+		db_exec(db, STMT_SYNC_NAMED_UNLOCK, DB_ARGS(DBP_INT(id)), NULL, NULL);
+		return 0;
 	}
+	if (db_cell_int(&rows, 0, 1, 0))
+		log_warn("sync: integration %lld: taking over the claim of a run that ended without releasing it",
+			 id);
 	db_rows_free(&rows);
 	if (db_exec(db, STMT_SYNC_CLAIM_SET, DB_ARGS(DBP_INT((long long)now), DBP_INT(id)), NULL, NULL) != TF_OK) {
 		db_rollback(db);
-		return -1;
+		goto fail;
 	}
-	return db_commit(db) == TF_OK ? 1 : -1;
+	if (db_commit(db) == TF_OK)
+		return 1;
+fail:
+	db_exec(db, STMT_SYNC_NAMED_UNLOCK, DB_ARGS(DBP_INT(id)), NULL, NULL);
+	return -1;
+}
+
+static int unclaim(struct db *db, long long id, time_t now)
+{
+	int rc = 0;
+
+	if (db_exec(db, STMT_SYNC_CLAIM_RELEASE, DB_ARGS(DBP_INT(id), DBP_INT((long long)now)), NULL, NULL) != TF_OK)
+		rc = -1;
+	if (db_exec(db, STMT_SYNC_NAMED_UNLOCK, DB_ARGS(DBP_INT(id)), NULL, NULL) != TF_OK)
+		rc = -1;
+	return rc;
 }
 
 int sync_integration(struct db *db, struct conf *c, long long integration_id, time_t now,
@@ -1078,8 +1109,7 @@ int sync_integration(struct db *db, struct conf *c, long long integration_id, ti
 		 integration_id, status, stats->pushed, stats->pulled, stats->requests, stats->errors,
 		 stats->duration_ms);
 release:
-	if (db_exec(db, STMT_SYNC_CLAIM_RELEASE, DB_ARGS(DBP_INT(integration_id), DBP_INT((long long)now)), NULL,
-		    NULL) != TF_OK)
+	if (unclaim(db, integration_id, now) < 0)
 		ret = -1;
 	cals_free(&r);
 	integration_conn_free(&r.conn);
@@ -1179,9 +1209,7 @@ long sync_due(struct db *db, time_t now, size_t max, long long **ids)
 	size_t i;
 
 	*ids = NULL;
-	if (db_query(db, STMT_SYNC_DUE,
-		     DB_ARGS(DBP_INT((long long)now), DBP_INT((long long)now - CLAIM_STALE_SECONDS), DBP_INT(max)),
-		     &rows) != TF_OK)
+	if (db_query(db, STMT_SYNC_DUE, DB_ARGS(DBP_INT((long long)now), DBP_INT(max)), &rows) != TF_OK)
 		return -1;
 	*ids = xcalloc(rows.nrows + 1, sizeof(**ids));
 	for (i = 0; i < rows.nrows; i++)

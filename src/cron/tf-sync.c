@@ -12,11 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "conf.h"
 #include "crypto.h"
 #include "db.h"
+#include "http.h"
 #include "log.h"
 #include "sync.h"
 
@@ -173,7 +172,7 @@ int main(int argc, char **argv)
 	const char *lvl, *v;
 	char err[1024], lockpath[1200];
 	long conc, dummy, n = 0, l;
-	int ex = EX_OK, lockfd = -1, curl_inited = 0;
+	int ex = EX_OK, lockfd = -1;
 	size_t i, nthreads = 0;
 
 	for (l = 1; l < argc; l++) {
@@ -252,12 +251,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* libcurl's global state is set up once, before any thread exists */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		fail_msg("cannot initialise libcurl");
-		ex = EX_START;
-		goto out;
-	}
-	curl_inited = 1;
+	http_global_init();
 	db = db_connect(c, err, sizeof(err));
 	if (!db) {
 		fail_msg("database unreachable: %s", err);
@@ -335,8 +329,6 @@ out:
 		db_close(db);
 	if (lockfd >= 0)
 		close(lockfd);
-	if (curl_inited)
-		curl_global_cleanup();
 	conf_free(c);
 	return ex;
 }

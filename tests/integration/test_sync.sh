@@ -41,18 +41,57 @@ r.create_calendar("doc", "privat", displayname="Privat")
 r.create_calendar("doc", "aufgaben", components=("VTODO",), displayname="Aufgaben")
 r.create_calendar("imp", "import", displayname="Import")
 r.start()
+def put(name, data):
+    st, _, _ = r.request("PUT", "/imp/import/" + name, "imp", pw, data,
+                         {"Content-Type": "text/calendar; charset=utf-8"})
+    return st in (200, 201, 204)
+
+def split_by_uid(data):
+    """A calendar client stores one object per UID: the VEVENTs grouped by UID, each group with
+    the file's other top-level lines and its VTIMEZONEs."""
+    text = data.decode("utf-8", "replace").lstrip("\ufeff")
+    lines = text.replace("\r\n", "\n").split("\n")
+    head, tzs, groups, order, cur, kind = [], [], {}, [], None, None
+    for ln in lines:
+        if kind is None and ln.startswith("BEGIN:VTIMEZONE"):
+            kind, cur = "tz", [ln]
+        elif kind is None and ln.startswith("BEGIN:VEVENT"):
+            kind, cur = "ev", [ln]
+        elif kind is not None:
+            cur.append(ln)
+            if ln.startswith("END:VTIMEZONE") and kind == "tz":
+                tzs.append(cur); kind = None
+            elif ln.startswith("END:VEVENT") and kind == "ev":
+                uid = next((l[4:] for l in cur if l.startswith("UID:")), "")
+                if uid not in groups:
+                    groups[uid] = []; order.append(uid)
+                groups[uid].append(cur); kind = None
+        elif ln and not ln.startswith("END:VCALENDAR"):
+            head.append(ln)
+    out = []
+    for uid in order:
+        body = head + [l for t in tzs for l in t] + [l for e in groups[uid] for l in e] + ["END:VCALENDAR"]
+        out.append("\r\n".join(body).encode("utf-8") + b"\r\n")
+    return out
+
 files = sorted(glob.glob(os.path.join(testdata, "ics", "*.ics"))) if testdata else []
-ok = 0
+whole = parts = refused = 0
 for f in files:
+    name = os.path.basename(f)
     with open(f, "rb") as fh:
         data = fh.read()
-    st, _, body = r.request("PUT", "/imp/import/" + os.path.basename(f), "imp", pw, data,
-                            {"Content-Type": "text/calendar; charset=utf-8"})
-    if st in (200, 201, 204):
-        ok += 1
+    if put(name, data):
+        whole += 1
+        continue
+    pieces = split_by_uid(data)
+    okp = sum(put(f"{name[:-4]}-{i}.ics", p) for i, p in enumerate(pieces))
+    if okp:
+        parts += okp
     else:
-        print(f"Radicale refused {os.path.basename(f)}: {st}", file=sys.stderr)
-print(f"seeded {ok} of {len(files)} testdata files", file=sys.stderr)
+        refused += 1
+        print(f"Radicale refused {name} (broken)", file=sys.stderr)
+print(f"seeded {len(files)} testdata files: {whole} whole, {parts} objects split by UID, {refused} refused",
+      file=sys.stderr)
 print(r.url)
 PYEOF
 ) || {

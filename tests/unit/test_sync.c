@@ -648,6 +648,7 @@ static void test_auth_and_claims(void **state)
 {
 	long long doc = new_doctor("auth"), id, *ids = NULL;
 	struct sync_stats st;
+	char err[256];
 	long n, i;
 	int found;
 	char *s;
@@ -663,15 +664,26 @@ static void test_auth_and_claims(void **state)
 		found |= ids[i] == id;
 	free(ids);
 	assert_true(found);
-	/* claimed by another run: skipped; an abandoned claim (> 30 min) is taken over */
-	assert_int_equal(db_exec(db, STMT_TEST_SYNC_SET_CLAIM, DB_ARGS(DBP_INT((long long)t - 60), DBP_INT(id)), NULL,
-				 NULL), TF_OK);
-	assert_int_equal(sync_integration(db, conf, id, t, &st), 0);
-	assert_int_equal(st.skipped, 1);
-	assert_int_equal(db_exec(db, STMT_TEST_SYNC_SET_CLAIM, DB_ARGS(DBP_INT((long long)t - 3600), DBP_INT(id)),
-				 NULL, NULL), TF_OK);
+	/* a live run (another session holding the connection's lock) → skipped; its claim left behind
+	 * by a killed run (no session any more) is taken over at once */
+	{
+		struct db *other = db_connect(conf, err, sizeof(err));
+		struct db_rows rows;
+
+		assert_non_null(other);
+		assert_int_equal(db_query_one(other, STMT_SYNC_NAMED_LOCK, DB_ARGS(DBP_INT(id)), &rows), 1);
+		assert_int_equal(db_cell_int(&rows, 0, 0, 0), 1);
+		db_rows_free(&rows);
+		assert_int_equal(db_exec(db, STMT_TEST_SYNC_SET_CLAIM, DB_ARGS(DBP_INT((long long)t - 60), DBP_INT(id)),
+					 NULL, NULL), TF_OK);
+		assert_int_equal(sync_integration(db, conf, id, t, &st), 0);
+		assert_int_equal(st.skipped, 1);
+		assert_int_equal(st.pushed + st.pulled + st.requests, 0);
+		db_close(other);   /* the "killed" run's session ends */
+	}
 	assert_int_equal(sync_integration(db, conf, id, t, &st), 0);
 	assert_int_equal(st.skipped, 0);
+	assert_true(st.requests > 0);
 	assert_int_equal(q_int(STMT_TEST_SYNC_INTEGRATION, DB_ARGS(DBP_INT(id)), 7), 1);   /* released */
 	/* synced: not due again until the interval passed */
 	n = sync_due(db, t, 100000, &ids);
