@@ -541,7 +541,7 @@ static int object_url(const char *cal, const char *uid, char *out, size_t outlen
 	buf_init(&b, HTTP_MAX_URL);
 	if (buf_puts(&b, cal) < 0 || (b.len && b.data[b.len - 1] != '/' && buf_putc(&b, '/') < 0))
 		goto out;
-	for (size_t i = 0; uid[i] && i < 200; i++) {
+	for (size_t i = 0; i < 200 && uid[i]; i++) {
 		char ch = uid[i];
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
 		      ch == '.' || ch == '_' || ch == '-'))
