@@ -9,6 +9,10 @@
 #include "log.h"
 #include "web.h"
 
+#define MSG_NO_KEY "Die Zugangsdaten können nicht verschlüsselt gespeichert werden: " \
+		   "CALENDAR_ENCRYPTION_KEY fehlt oder ist ungültig. Bitte wenden Sie sich an die " \
+		   "Administration."
+
 /* A refusal: the page again with the German message (form) or JSON {"error": {code, message[, field]}}. */
 static void refuse(struct app *app, struct request *req, struct response *rs, int status,
 		   const char *code, const char *field, const char *message, const struct icloud_form *f)
@@ -47,6 +51,7 @@ void api_icloud_post(struct app *app, struct request *req, struct response *rs)
 	struct prov_calendar *cals = NULL;
 	struct prov_ctx ctx;
 	struct icloud_form f;
+	const char *key;
 	enum prov_status ps;
 	long long id = 0;
 	int reconnected = 0;
@@ -68,6 +73,12 @@ void api_icloud_post(struct app *app, struct request *req, struct response *rs)
 	}
 	if (icloud_form_read(app, req, &f) < 0) {
 		refuse(app, req, rs, 400, "invalid_field", f.field, f.message, &f);
+		goto out;
+	}
+	key = conf_get(app->conf, "CALENDAR_ENCRYPTION_KEY");
+	if (!key || !*key) {
+		log_error("CALENDAR_ENCRYPTION_KEY is not set: calendar connections cannot be stored");
+		error_respond(app, req, rs, 500, MSG_NO_KEY);
 		goto out;
 	}
 
@@ -104,9 +115,7 @@ void api_icloud_post(struct app *app, struct request *req, struct response *rs)
 			       "angenommen. Bitte prüfen Sie die Eingabe.", &f);
 		else
 			error_respond(app, req, rs, rc == TF_ERR_CONFIG ? 500 : app_db_error_status(app),
-				      rc == TF_ERR_CONFIG ? "Die Zugangsdaten können nicht "
-				      "verschlüsselt gespeichert werden (CALENDAR_ENCRYPTION_KEY fehlt oder "
-				      "ist ungültig)." : NULL);
+				      rc == TF_ERR_CONFIG ? MSG_NO_KEY : NULL);
 		goto out;
 	}
 	log_info("doctor %lld %s caldav integration %lld (%zu calendars)", req->doctor_id,
@@ -126,5 +135,5 @@ out:
 	prov_calendars_free(cals, n);
 	json_decref(ctx.creds);
 	json_decref(ctx.state);
-	memset(&f, 0, sizeof(f));
+	explicit_bzero(f.password, sizeof(f.password));
 }

@@ -34,7 +34,9 @@ static const struct route routes[] = {
 	 * now, disconnect, per-connection settings */
 	{ HTTP_POST, "/api/doctor/calendar-integrations/icloud", api_icloud_post,
 	  API_WRITE | ROUTE_FORM_HTML },
+	{ HTTP_POST, "/api/doctor/calendar-integrations/{id}/sync", api_integration_sync_post, API_WRITE },
 	{ HTTP_DELETE, "/api/doctor/calendar-integrations/{id}", api_integration_delete, API_WRITE },
+	{ HTTP_POST, "/doctor/calendar-integrations/{id}/sync", page_integration_sync_post, LOGIN_FORM },
 	{ HTTP_POST, "/doctor/calendar-integrations/{id}/disconnect", page_integration_disconnect_post,
 	  LOGIN_FORM },
 	{ HTTP_POST, "/doctor/calendar-integrations/{id}/settings", page_integration_settings_post,
