@@ -11,6 +11,9 @@ an ETag (the client must ask for getetag), multiget with 404 for missing hrefs.
 
     python3 tests/lib/icloudfake.py DIR      # writes DIR/url (entry URL) and DIR/pid; runs until SIGTERM
 
+For the HTTP client's tests: GET /redirect?to=URL on the entry host answers 307 to URL, GET
+/echo-auth on the partition host says whether Basic credentials arrived ("auth=yes"/"auth=no").
+
 Account: 12345@icloud.example / abcd-efgh-ijkl-mnop. Requests are appended to DIR/requests.log as
 "PORTKIND METHOD PATH AUTH" (AUTH: yes/no whether a Basic header came along).
 """
@@ -215,6 +218,24 @@ def make_handler(kind, state, logpath, partition_url):
                               "</calendar-data></prop><status>HTTP/1.1 200 OK</status></propstat></response>")
                 return self.send(207, self.ms(inner))
             self.send(400, "", "text/plain")
+
+        def do_GET(self):
+            # helpers for the HTTP client's redirect rules (not iCloud behaviour)
+            if kind == "entry" and self.path.startswith("/redirect?to="):
+                from urllib.parse import unquote
+                return self.send(307, "", "text/plain", [("Location", unquote(self.path[len("/redirect?to="):]))])
+            if kind == "partition" and self.path == "/echo-auth":
+                a = self.headers.get("Authorization", "")
+                return self.send(200, "auth=" + ("yes" if a.startswith("Basic ") else "no"), "text/plain",
+                                 [("ETag", '"echo"'), ("Retry-After", "120")])
+            if not self.authed():
+                return
+            name = self.path[len(CAL):] if self.path.startswith(CAL) else None
+            with state.lock:
+                o = state.objects.get(name) if name else None
+            if not o:
+                return self.send(404, "", "text/plain")
+            self.send(200, o[1], "text/calendar; charset=utf-8", [("ETag", o[0])])
 
         def do_PUT(self):
             if not self.authed():

@@ -840,6 +840,105 @@ static void icloud_quirks(void **state)
 	ctx_free(c);
 }
 
+
+/* ------------------------------------------------------------------ the HTTP client's rules */
+
+static long get(const char *url, int redirects, int any_host, size_t max, struct buf *out, unsigned long *counter,
+		enum tf_err *rc)
+{
+	struct http_request rq = { 0 };
+	struct http_response rs;
+	char err[200];
+	long st;
+
+	rq.url = url;
+	rq.user = "12345@icloud.example";
+	rq.password = "abcd-efgh-ijkl-mnop";
+	rq.max_redirects = redirects;
+	rq.auth_any_host = any_host;
+	rq.max_response = max;
+	rq.counter = counter;
+	*rc = http_do(&rq, &rs, err, sizeof(err));
+	st = rs.status;
+	if (out) {
+		buf_reset(out);
+		buf_append(out, rs.body.data ? rs.body.data : "", rs.body.len);
+	}
+	http_response_free(&rs);
+	return st;
+}
+
+static void http_client_rules(void **state)
+{
+	const char *entry = getenv("TF_ICLOUD_URL");
+	char part[256], url[1024], home[512];
+	struct buf b;
+	unsigned long n = 0;
+	enum tf_err rc;
+	struct prov_ctx *c;
+	struct prov_calendar *cals;
+	size_t ncal;
+
+	(void)state;
+	if (!entry || !*entry)
+		skip();
+	/* the partition host's origin from discovery */
+	c = ctx_new("12345@icloud.example", "abcd-efgh-ijkl-mnop");
+	assert_int_equal(caldav_discover(c, entry, &cals, &ncal), PROV_OK);
+	prov_calendars_free(cals, ncal);
+	str_copy(home, json_string_value(json_object_get(c->state, "home_url")), sizeof(home));
+	ctx_free(c);
+	assert_int_equal(http_url_resolve(home, "/", part, sizeof(part)), 0);
+	part[strlen(part) - 1] = '\0';
+
+	buf_init(&b, 1 << 16);
+	/* direct: credentials arrive, headers captured */
+	snprintf(url, sizeof(url), "%s/echo-auth", part);
+	assert_int_equal(get(url, 0, 0, 0, &b, &n, &rc), 200);
+	assert_string_equal(b.data, "auth=yes");
+	assert_int_equal(n, 1);
+	/* a redirect is not followed unless asked */
+	snprintf(url, sizeof(url), "%s/redirect?to=%s/echo-auth", entry, part);
+	assert_int_equal(get(url, 0, 0, 0, &b, &n, &rc), 307);
+	assert_int_equal(n, 2);
+	/* followed to another origin: the credentials stay behind ... */
+	assert_int_equal(get(url, 3, 0, 0, &b, &n, &rc), 200);
+	assert_string_equal(b.data, "auth=no");
+	assert_int_equal(n, 4);                  /* each hop counted */
+	/* ... unless the caller vouches for the redirecting host (discovery) */
+	assert_int_equal(get(url, 3, 1, 0, &b, &n, &rc), 200);
+	assert_string_equal(b.data, "auth=yes");
+	/* only http and https, also as redirect targets */
+	snprintf(url, sizeof(url), "%s/redirect?to=ftp://127.0.0.1/x", entry);
+	assert_int_equal(get(url, 3, 1, 0, &b, &n, &rc), 307);
+	assert_int_equal(rc, TF_ERR_INVALID);
+	unsigned long before = n;
+	get("ftp://127.0.0.1/x", 0, 0, 0, &b, &n, &rc);
+	assert_int_equal(rc, TF_ERR_INVALID);
+	get("http://user:pw@127.0.0.1/x", 0, 0, 0, &b, &n, &rc);
+	assert_int_equal(rc, TF_ERR_INVALID);
+	assert_int_equal(n, before);             /* nothing sent */
+	/* the response cap */
+	snprintf(url, sizeof(url), "%s/echo-auth", part);
+	get(url, 0, 0, 4, &b, &n, &rc);
+	assert_int_equal(rc, TF_ERR_TOOBIG);
+	/* a header with CR/LF is refused before sending */
+	{
+		struct http_request rq = { 0 };
+		struct http_response rs;
+		const char *hdrs[] = { "X-Test: a\r\nInjected: 1", NULL };
+		char err[200];
+		rq.url = url;
+		rq.headers = hdrs;
+		rq.counter = &n;
+		before = n;
+		assert_int_equal(http_do(&rq, &rs, err, sizeof(err)), TF_ERR_INVALID);
+		http_response_free(&rs);
+		assert_int_equal(n, before);
+	}
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -854,6 +953,7 @@ int main(void)
 		cmocka_unit_test(pull_ctag_etag_diff),
 		cmocka_unit_test(pull_batches),
 		cmocka_unit_test(icloud_quirks),
+		cmocka_unit_test(http_client_rules),
 	};
 
 	log_init("test_caldav", 0, LOG_LVL_WARN);
