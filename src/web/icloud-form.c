@@ -76,7 +76,7 @@ const char *icloud_url_problem(struct app *app, const char *url)
 {
 	static const char bad[] = "Die CalDAV-Adresse ist ungültig. Bitte geben Sie eine Adresse wie "
 				  "https://caldav.icloud.com an.";
-	const char *host, *end, *p, *port = NULL, *allow;
+	const char *host, *end, *p, *q, *port = NULL, *allow;
 	size_t n = strlen(url), hn;
 	int https;
 	long pn;
@@ -111,8 +111,10 @@ const char *icloud_url_problem(struct app *app, const char *url)
 		if (p < end)
 			port = p + 1;
 		hn = (size_t)(p - host);
-		if (!str_only_chars(host + 1, hn - 2, "0123456789abcdefABCDEF:."))
-			return bad;
+		for (q = host + 1; q < host + hn - 1; q++) {
+			if (!strchr("0123456789abcdefABCDEF:.", *q))
+				return bad;
+		}
 	} else {
 		p = memchr(host, ':', (size_t)(end - host));
 		hn = (size_t)((p ? p : end) - host);

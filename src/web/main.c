@@ -39,6 +39,8 @@ static const char usage_text[] =
 	"TF_BOOKING_HORIZON_DAYS (180), CALENDAR_ENCRYPTION_KEY (cancel links in later mails).\n"
 	"Mail (sent after the answer): SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASSWORD,\n"
 	"SMTP_STARTTLS (no|yes|required), MAIL_FROM.\n"
+	"Calendar connections: CALENDAR_ENCRYPTION_KEY (required to store them), TF_HTTP_TIMEOUT\n"
+	"(seconds), TF_CALDAV_ALLOW_HTTP=1 (allow http:// CalDAV servers other than this machine).\n"
 	"\n"
 	"Exit status: 0 done; 2 usage or configuration error (the message names the setting).\n";
 

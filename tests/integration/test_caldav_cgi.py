@@ -264,6 +264,18 @@ try:
             assert e["code"] == "invalid_field" and e["field"] == field and e["message"], e
             assert n_integrations() == 0
 
+    with t.case("http to [::1] and, with TF_CALDAV_ALLOW_HTTP=1, to any host passes the URL check (then 422: no server)"):
+        r = cgi("POST", ICLOUD, json_body=dict(GOOD, caldav_url=f"http://[::1]:{closed_port()}/"),
+                headers={"Authorization": "Bearer " + EVA_TOKEN})
+        assert r.status == 422 and r.json()["error"]["code"] == "caldav_discovery_failed", r
+        r = cgi("POST", ICLOUD, json_body=dict(GOOD, caldav_url="http://caldav.example.invalid/"),
+                headers={"Authorization": "Bearer " + EVA_TOKEN}, extra={"TF_CALDAV_ALLOW_HTTP": "1"})
+        assert r.status == 422 and r.json()["error"]["code"] == "caldav_discovery_failed", r
+        r = cgi("POST", ICLOUD, json_body=dict(GOOD, caldav_url="http://caldav.example.invalid/"),
+                headers={"Authorization": "Bearer " + EVA_TOKEN}, extra={"TF_CALDAV_ALLOW_HTTP": "0"})
+        assert r.status == 400 and r.json()["error"]["field"] == "caldav_url", r
+        assert n_integrations() == 0
+
     with t.case("form: ftp:// URL → 400 page with the German message and the URL shown again (escaped)"):
         r = connect_form(dict(GOOD, caldav_url='ftp://x.example/"><script>'))
         assert r.status == 400 and "https://" in r.body and 'role="alert"' in r.body, r
