@@ -480,6 +480,17 @@ try:
 
     # ------------------------------------------------------------------ conflicts and review
     APPT2 = book(D2, T2, name="Zweite Patientin")
+    with t.case("privacy opt-in through the settings form: the next pushed event carries the name, never the e-mail"):
+        r = cgi("POST", SETTINGS, form={"csrf_token": EVA_TOK, f"block_{PRAXIS}": "1", f"block_{PRIVAT}": "1",
+                                        "receive": str(PRAXIS), "show_patient_names": "1"}, cookies=EVA)
+        assert r.status == 303, r
+        r = cgi("POST", f"/api/doctor/calendar-integrations/{EVA_INT}/sync",
+                headers={"Authorization": "Bearer " + EVA_TOKEN})
+        assert r.status == 200 and r.json()["pushed"] >= 1, r
+        href2 = sql(f"SELECT remote_id FROM event_mappings WHERE appointment_id={APPT2} AND integration_id={EVA_INT}")
+        st, body = rad_get(href2)
+        assert st == 200 and "Zweite Patientin" in body and "paula@example.org" not in body, (st, body)
+
     sql(f"INSERT INTO busy_blocks (integration_id, doctor_id, calendar_id, external_id, start_utc, end_utc) "
         f"SELECT {EVA_INT}, doctor_id, {PRIVAT}, SHA2('x', 256), start_utc - INTERVAL 15 MINUTE, "
         f"start_utc + INTERVAL 15 MINUTE FROM appointments WHERE id={APPT}")
