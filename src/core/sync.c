@@ -474,6 +474,16 @@ static int hash_cmp(const void *a, const void *b)
 	return strcmp((const char *)a, (const char *)b);
 }
 
+static const struct known *known_find(const struct sink_state *s, const char *hash)
+{
+	struct known key;
+
+	if (!s->nknown)
+		return NULL;
+	key.hash = hash;
+	return bsearch(&key, s->known, s->nknown, sizeof(*s->known), known_cmp);
+}
+
 static void sink_known_free(struct sink_state *s)
 {
 	db_rows_free(&s->rows);
@@ -666,7 +676,10 @@ static int sink_upsert(void *ud, const struct prov_object *o)
 	sha256_hex(o->object_id, strlen(o->object_id), hash);
 	sink_seen(s, hash);
 	busy_key(s, o->object_id, key);
-	if (db_exec(r->db, STMT_SYNC_BUSY_DELETE_OBJECT, DB_ARGS(DBP_INT(s->cal->id), DBP_TEXT(key)), NULL, NULL) !=
+	/* an object new to us has no busy time to replace (a repeat within this pull is harmless:
+	 * INSERT IGNORE on integration, key and start) */
+	if (known_find(s, hash) &&
+	    db_exec(r->db, STMT_SYNC_BUSY_DELETE_OBJECT, DB_ARGS(DBP_INT(s->cal->id), DBP_TEXT(key)), NULL, NULL) !=
 	    TF_OK)
 		return sink_fail(s);
 
@@ -787,17 +800,14 @@ static int sink_end_full(void *ud)
 static const char *sink_known_etag(void *ud, const char *object_id)
 {
 	struct sink_state *s = ud;
-	struct known key, *k;
+	const struct known *k;
 	char hash[65];
 
 	if (!object_id || strlen(object_id) > OBJECT_ID_MAX)
 		return NULL;
 	sha256_hex(object_id, strlen(object_id), hash);
 	sink_seen(s, hash);   /* during a full listing: asked about = still there */
-	if (!s->nknown)
-		return NULL;
-	key.hash = hash;
-	k = bsearch(&key, s->known, s->nknown, sizeof(*s->known), known_cmp);
+	k = known_find(s, hash);
 	return k && k->etag && *k->etag ? k->etag : NULL;
 }
 
