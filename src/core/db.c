@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <mysql.h>
 #include <errmsg.h>
@@ -564,6 +565,14 @@ static enum tf_err run(struct db *db, enum db_stmt s, const struct db_param *p, 
 		return TF_ERR_DB;
 	}
 	rc = run_once(db, s, p, np, affected, insert_id, out);
+	/* Outside a transaction a statement that lost a deadlock (1213) or could not read the
+	 * auto-increment value under concurrent inserts (1467) was rolled back whole: run it again. */
+	for (int tries = 0; rc != TF_OK && !db->in_tx && tries < 3 &&
+	     (db->last_errno == ER_LOCK_DEADLOCK || db->last_errno == ER_AUTOINC_READ_FAILED); tries++) {
+		log_warn("db: %s: %u, running it again", db_stmt_name(s), db->last_errno);
+		usleep(10000u << tries);
+		rc = run_once(db, s, p, np, affected, insert_id, out);
+	}
 	if (rc == TF_OK || !is_connection_error(db->last_errno))
 		return rc;
 	drop_stmt(db, s);
