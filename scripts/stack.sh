@@ -12,9 +12,13 @@
 #   .stack/demo-password      the demo doctor's password (made once)
 #   .stack/mariadb/           MariaDB (tests/lib/mariadb.py), socket .stack/mariadb/mysql.sock
 #   .stack/run/               FastCGI socket tf-calendar.sock, pid files
-#   .stack/log/               tf-calendar.stderr.log, nginx-*.log, radicale.log, smtp.log
-#   .stack/radicale/          CalDAV server (radicale) config, htpasswd, storage
+#   .stack/log/               tf-calendar.stderr.log, nginx-*.log, smtp.log, tf-sync.log
+#   .stack/radicale/          CalDAV server (radicale via tests/lib/radicale.py): config, users, password,
+#                             radicale.log, storage collections/collection-root/demo/praxis/
 #   .stack/mail/              mail sink (tests/lib/smtpsink.py over aiosmtpd): one file per received mail
+# The demo doctor is connected once to the demo user's calendar "Praxis" through the app's own API
+# (POST /api/doctor/calendar-integrations/icloud with a `tf-admin token`), and every start runs
+# tf-sync once for that connection.
 set -eu
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +33,8 @@ DEMO_EMAIL=demo@praxis-beispiel.de
 DEMO_NAME="Dr. Demo Beispiel"
 CALDAV_PORT=5232
 CALDAV_USER=demo
+CALDAV_CAL=praxis
+CALDAV_URL="http://127.0.0.1:$CALDAV_PORT/"
 SMTP_PORT=8025
 WORKERS=2
 # Debian's python3 (python3-aiosmtpd, radicale) even when another python3 comes first in PATH.
@@ -78,7 +84,7 @@ build() {
 		"$TOP/configure" -q
 	fi
 	say "make"
-	make -s -j2 tf-calendar.fcgi tf-admin tf-remind >"$LOG/build.log" 2>&1 || { tail -n 40 "$LOG/build.log" >&2; die "build failed (log: .stack/log/build.log)"; }
+	make -s -j2 tf-calendar.fcgi tf-admin tf-remind tf-sync >"$LOG/build.log" 2>&1 || { tail -n 40 "$LOG/build.log" >&2; die "build failed (log: .stack/log/build.log)"; }
 	cd "$TOP"
 }
 
@@ -101,6 +107,7 @@ CALENDAR_ENCRYPTION_KEY=$enckey
 BASE_URL=$BASE_URL
 TF_LOG_LEVEL=info
 TF_TIMEZONE=Europe/Berlin
+TF_LOCK_DIR=$RUN
 SMTP_HOST=127.0.0.1
 SMTP_PORT=$SMTP_PORT
 SMTP_STARTTLS=no
@@ -116,7 +123,9 @@ appenv() {
 	    -u TF_DB_HOST -u TF_DB_PORT -u TF_DB_USER -u TF_DB_PASSWORD -u TF_DB_NAME -u TF_SESSION_TTL \
 	    -u TF_LOG_LEVEL -u TF_TIMEZONE -u TF_SLOT_STEP_MINUTES -u TF_LEAD_TIME_MINUTES \
 	    -u TF_BOOKING_HORIZON_DAYS -u SMTP_HOST -u SMTP_PORT -u SMTP_USER -u SMTP_PASSWORD \
-	    -u SMTP_STARTTLS -u MAIL_FROM TF_CONFIG="$ENVFILE" "$@"
+	    -u SMTP_STARTTLS -u SMTP_CA_FILE -u MAIL_FROM -u TF_SYNC_INTERVAL_MINUTES -u TF_SYNC_HORIZON_DAYS \
+	    -u TF_SYNC_CONCURRENCY -u TF_HTTP_TIMEOUT -u TF_LOCK_DIR -u TF_CALDAV_ALLOW_HTTP \
+	    TF_CONFIG="$ENVFILE" "$@"
 }
 
 start_db() {
@@ -167,30 +176,56 @@ start_nginx() {
 }
 
 start_caldav() {
-	if pidfile_alive "$RUN/radicale.pid"; then
-		return
-	fi
-	mkdir -p "$ST/radicale/collections"
+	# An earlier stack.sh ran radicale with a config of its own: stop that one (same storage).
+	stop_pidfile "$RUN/radicale.pid" "radicale (old pid file)"
+	rm -f "$ST/radicale/htpasswd"
+	mkdir -p "$ST/radicale"
 	if [ ! -s "$ST/radicale/password" ]; then
 		(umask 077 && rand 12 >"$ST/radicale/password")
 	fi
-	(umask 077 && printf '%s:%s\n' "$CALDAV_USER" "$(openssl passwd -apr1 "$(cat "$ST/radicale/password")")" >"$ST/radicale/htpasswd")
-	cat >"$ST/radicale/config" <<EOF
-# radicale config for the local stack (written by scripts/stack.sh)
-[server]
-hosts = 127.0.0.1:$CALDAV_PORT
-[auth]
-type = htpasswd
-htpasswd_filename = $ST/radicale/htpasswd
-htpasswd_encryption = md5
-[storage]
-filesystem_folder = $ST/radicale/collections
-[logging]
-level = warning
-EOF
-	setsid radicale --config "$ST/radicale/config" </dev/null >>"$LOG/radicale.log" 2>&1 &
-	echo $! >"$RUN/radicale.pid"
-	say "CalDAV (radicale) on 127.0.0.1:$CALDAV_PORT"
+	# tests/lib/radicale.py (the tests' harness) on the fixed port: the stored connection names it.
+	"$DEBPY" - "$TOP/tests/lib" "$ST/radicale" "$CALDAV_PORT" "$CALDAV_USER" "$CALDAV_CAL" \
+		>"$LOG/radicale-start.log" 2>&1 <<'PYEOF' ||
+import os, sys
+sys.path.insert(0, sys.argv[1])
+import radicale
+port = int(sys.argv[3])
+radicale._free_port = lambda: port     # the harness picks a free port; the dev stack keeps 5232
+r = radicale.Radicale(sys.argv[2])
+user, cal = sys.argv[4], sys.argv[5]
+os.umask(0o077)
+with open(os.path.join(r.dir, "password")) as f:
+    r.add_user(user, f.readline().strip())
+if not os.path.isdir(r.calendar_dir(user, cal)):
+    r.create_calendar(user, cal, displayname="Praxis")
+r.start()
+PYEOF
+		{ cat "$LOG/radicale-start.log" >&2; die "radicale did not start (is port $CALDAV_PORT taken? log: .stack/radicale/radicale.log)"; }
+	say "CalDAV (radicale, tests/lib/radicale.py) on 127.0.0.1:$CALDAV_PORT"
+}
+
+# connect_caldav: connect the demo doctor to the demo calendar once, through the app's API.
+connect_caldav() {
+	have=$(printf "SELECT c.id FROM calendar_integrations c JOIN doctors d ON d.id = c.doctor_id WHERE d.email='%s' AND c.provider='apple' ORDER BY c.id LIMIT 1;\n" "$DEMO_EMAIL" |
+	       mariadb --no-defaults --socket="$ST/mariadb/mysql.sock" -uroot --batch --skip-column-names terminfinder)
+	if [ -z "$have" ]; then
+		token=$(appenv "$BUILD/tf-admin" token "$DEMO_EMAIL" --ttl 600) || die "tf-admin token failed"
+		# the password is base64url (rand): nothing to escape in JSON
+		body=$(printf '{"apple_id": "%s", "app_password": "%s", "caldav_url": "%s"}' \
+			"$CALDAV_USER" "$(cat "$ST/radicale/password")" "$CALDAV_URL")
+		code=$(printf '%s' "$body" | curl -s -o "$LOG/caldav-connect.json" -w '%{http_code}' \
+			-H "Authorization: Bearer $token" -H 'Content-Type: application/json' --data-binary @- \
+			"$BASE_URL/api/doctor/calendar-integrations/icloud" || true)
+		[ "$code" = 201 ] || { cat "$LOG/caldav-connect.json" >&2 2>/dev/null; die "connecting the demo calendar answered HTTP ${code:-nothing}"; }
+		have=$(sed -n 's/^{"id":\([0-9]*\).*/\1/p' "$LOG/caldav-connect.json")
+		say "connected the demo doctor to $CALDAV_URL$CALDAV_USER/$CALDAV_CAL/ (connection $have)"
+	fi
+	CALDAV_ID=$have
+	if appenv "$BUILD/tf-sync" --integration "$CALDAV_ID" >"$LOG/tf-sync.out" 2>>"$LOG/tf-sync.log"; then
+		say "$(cat "$LOG/tf-sync.out")"
+	else
+		say "tf-sync exited $? (log: .stack/log/tf-sync.log): $(cat "$LOG/tf-sync.out")"
+	fi
 }
 
 start_smtp() {
@@ -239,15 +274,17 @@ do_start() {
 	start_caldav
 	start_smtp
 	wait_http
-	wait_port "$CALDAV_PORT" radicale "$RUN/radicale.pid"
 	wait_port "$SMTP_PORT" "the mail sink" "$RUN/smtp.pid"
+	connect_caldav
 	slug=$(printf "SELECT slug FROM doctors WHERE email='%s';\n" "$DEMO_EMAIL" |
 	       mariadb --no-defaults --socket="$ST/mariadb/mysql.sock" -uroot --batch --skip-column-names terminfinder)
 	cat <<EOF
 
   TerminFinder Kalender runs:   $BASE_URL/doctor/login
   Demo login:                   $DEMO_EMAIL  /  $(head -n 1 "$ST/demo-password")
-  CalDAV server (radicale):     http://127.0.0.1:$CALDAV_PORT/  user $CALDAV_USER, password in .stack/radicale/password
+  CalDAV server (radicale):     $CALDAV_URL  user $CALDAV_USER  /  $(cat "$ST/radicale/password")
+  Demo calendar (connected):    $CALDAV_URL$CALDAV_USER/$CALDAV_CAL/  (connection $CALDAV_ID; storage .stack/radicale/collections/collection-root/$CALDAV_USER/$CALDAV_CAL/)
+  Calendar sync (cron's job):   TF_CONFIG=.stack/terminfinder.env build/stack/tf-sync   (or "Jetzt synchronisieren")
   Patient booking page:         $BASE_URL/termin/$slug
   Mail sink (SMTP):             127.0.0.1:$SMTP_PORT  -> every mail is a file in .stack/mail/
   Reminders (cron's job):       TF_CONFIG=.stack/terminfinder.env build/stack/tf-remind
@@ -265,7 +302,11 @@ do_stop() {
 		say "stopped nginx"
 	fi
 	stop_pidfile "$RUN/tf-calendar.pid" "app"
-	stop_pidfile "$RUN/radicale.pid" "radicale"
+	stop_pidfile "$RUN/radicale.pid" "radicale (old pid file)"
+	if [ -f "$ST/radicale/radicale.pid" ]; then
+		"$DEBPY" "$TOP/tests/lib/radicale.py" stop "$ST/radicale"
+		say "stopped radicale"
+	fi
 	stop_pidfile "$RUN/smtp.pid" "mail sink"
 	if [ -d "$ST/mariadb" ]; then
 		python3 "$TOP/tests/lib/mariadb.py" stop "$ST/mariadb"
@@ -288,7 +329,7 @@ do_status() {
 	show MariaDB "$ST/mariadb/mariadb.pid"
 	show app "$RUN/tf-calendar.pid"
 	show nginx "$RUN/nginx.pid"
-	show radicale "$RUN/radicale.pid"
+	show radicale "$ST/radicale/radicale.pid"
 	show mail-sink "$RUN/smtp.pid"
 	if [ $rc -eq 0 ]; then
 		echo "  healthz:   $(curl -s "$BASE_URL/healthz" || echo unreachable)"
@@ -301,6 +342,6 @@ case "${1:-start}" in
 start) do_start ;;
 stop) do_stop ;;
 status) do_status ;;
--h|--help) sed -n '2,17p' "$0" ;;
+-h|--help) sed -n '2,22p' "$0" ;;
 *) die "usage: scripts/stack.sh [start|stop|status]" ;;
 esac

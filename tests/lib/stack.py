@@ -1,4 +1,4 @@
-"""stack.py: the whole stack for tests (MariaDB, tf-admin migrate + demo doctor, the app under spawn-fcgi, nginx, SMTP sink) in one directory.
+"""stack.py: the whole stack for tests (MariaDB, tf-admin migrate + demo doctor, the app under spawn-fcgi, nginx, SMTP sink, Radicale) in one directory.
 
 Library use (from a test; make check sets TF_SRCDIR and TF_BUILDDIR):
     from stack import Stack
@@ -15,18 +15,29 @@ Library use (from a test; make check sets TF_SRCDIR and TF_BUILDDIR):
         st.wait_mails(pred, count=1)        # wait until `count` received mails satisfy pred(Mail)
         st.smtp_stop(), st.smtp_start()     # take the sink down / up again (same port)
         st.remind()                         # runs tf-remind (from the build) with the stack's config
+        st.sync("--integration", "7")       # runs tf-sync (from the build) with the stack's config
+        st.sync_popen(...)                  # ... without waiting (stdout/stderr pipes)
+        st.radicale                         # tests/lib/radicale.py's Radicale (None with caldav=False)
+        st.caldav_url, st.caldav_user, st.caldav_password   # its URL and the user "praxis"
+        st.caldav_calendars                 # {"praxis": "Praxis", "privat": "Privat"} (VEVENT calendars)
 
-Stack(dir, workers=N, settings={...}, smtp=True, nginx_args=[...]): settings are extra lines of the
-app's config file; smtp=False runs no sink (and sets no SMTP_*); nginx_args go to
-scripts/nginx-conf.sh (e.g. ["--burst", "tf_booking=200"] to let a test's concurrent bookings through).
+Stack(dir, workers=N, settings={...}, smtp=True, caldav=True, nginx_args=[...]): settings are extra
+lines of the app's config file; smtp=False runs no sink (and sets no SMTP_*); caldav=False runs no
+Radicale; nginx_args go to scripts/nginx-conf.sh (e.g. ["--burst", "tf_booking=200"] to let a test's
+concurrent bookings through).
 The SMTP sink is tests/lib/smtpsink.py (aiosmtpd; one file per message in DIR/mail/) on a free
 port; the config names it in SMTP_HOST/SMTP_PORT (SMTP_STARTTLS=no) with MAIL_FROM set.
+The CalDAV server is a real Radicale through tests/lib/radicale.py (DIR/radicale/, a free loopback
+port; storage in DIR/radicale/collections/collection-root/praxis/) with the user "praxis" (random
+password) and two VEVENT calendars, "praxis" (Praxis) and "privat" (Privat); nothing is connected:
+tests connect through the app. The config sets TF_LOCK_DIR=DIR/run (tf-sync's lock file) and
+TF_HTTP_TIMEOUT=20; http://127.0.0.1 CalDAV URLs are allowed by the app without TF_CALDAV_ALLOW_HTTP.
 
 Command line:
     python3 tests/lib/stack.py serve DIR [--workers N] [--builddir DIR] [--info FILE] [--no-smtp]
-                                         [--set KEY=VALUE]... [--nginx-arg ARG]...
+                                         [--no-caldav] [--set KEY=VALUE]... [--nginx-arg ARG]...
         starts the stack, prints one JSON line (base_url, email, password, slug, mail_dir, logs,
-        pids) to stdout
+        pids, caldav_url, caldav_user, caldav_password, caldav_storage) to stdout
         (and to FILE when given), then waits until SIGTERM or SIGINT and stops it.
 
 The nginx configuration is derived from nginx.conf.example by scripts/nginx-conf.sh (the same
@@ -49,6 +60,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mariadb import MariaDB  # noqa: E402
+import radicale as radicale_lib  # noqa: E402
 
 DEMO_EMAIL = "demo@praxis-beispiel.de"
 DEMO_NAME = "Dr. Demo Beispiel"
@@ -56,10 +68,13 @@ MAIL_FROM = "Praxis Dr. Demo <termine@praxis-beispiel.de>"
 
 # Settings the app reads (conf_get: environment overrides the file), scrubbed from the inherited
 # environment so a developer's shell cannot change what the tests see.
-_SETTING_PREFIXES = ("TF_DB_", "GOOGLE_", "MICROSOFT_", "SMTP_", "OPENAI_")
+_SETTING_PREFIXES = ("TF_DB_", "GOOGLE_", "MICROSOFT_", "SMTP_", "OPENAI_", "TF_SYNC_")
 _SETTINGS = ("TF_CONFIG", "TF_DATA_DIR", "TF_SECRET_KEY", "TF_SESSION_TTL", "TF_LOG_LEVEL",
              "TF_TIMEZONE", "CALENDAR_ENCRYPTION_KEY", "BASE_URL", "MAIL_FROM",
-             "TF_SLOT_STEP_MINUTES", "TF_LEAD_TIME_MINUTES", "TF_BOOKING_HORIZON_DAYS")
+             "TF_SLOT_STEP_MINUTES", "TF_LEAD_TIME_MINUTES", "TF_BOOKING_HORIZON_DAYS",
+             "TF_HTTP_TIMEOUT", "TF_LOCK_DIR", "TF_CALDAV_ALLOW_HTTP")
+CALDAV_USER = "praxis"
+CALDAV_CALENDARS = {"praxis": "Praxis", "privat": "Privat"}
 
 
 def debian_python():
@@ -139,7 +154,7 @@ def _kill_wait(pids, sig=signal.SIGTERM, timeout=10):
 
 class Stack:
     def __init__(self, dir, srcdir=None, builddir=None, workers=1, settings=None, smtp=True,
-                 nginx_args=None):
+                 nginx_args=None, caldav=True):
         self.dir = os.path.abspath(dir)
         self.srcdir = os.path.abspath(srcdir or os.environ.get("TF_SRCDIR")
                                       or os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -151,6 +166,13 @@ class Stack:
         self.app = os.path.join(self.builddir, "tf-calendar.fcgi")
         self.admin_bin = os.path.join(self.builddir, "tf-admin")
         self.remind_bin = os.path.join(self.builddir, "tf-remind")
+        self.sync_bin = os.path.join(self.builddir, "tf-sync")
+        self.caldav = caldav
+        self.radicale = None
+        self.caldav_url = None
+        self.caldav_user = CALDAV_USER
+        self.caldav_password = None
+        self.caldav_calendars = dict(CALDAV_CALENDARS)
         self.run_dir = os.path.join(self.dir, "run")
         self.log_dir = os.path.join(self.dir, "log")
         self.nginx_dir = os.path.join(self.dir, "nginx")
@@ -202,6 +224,42 @@ class Stack:
         """Start tf-remind without waiting (for overlapping runs); stdout/stderr are pipes (text)."""
         return subprocess.Popen([self.remind_bin, *args], env=self.env(), text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def sync(self, *args, timeout=300, env=None):
+        """Run tf-sync with the stack's configuration; returns subprocess.CompletedProcess (text).
+        env: extra environment variables (e.g. {"TF_HTTP_TIMEOUT": "60"})."""
+        e = self.env()
+        e.update(env or {})
+        return subprocess.run([self.sync_bin, *args], env=e, text=True, capture_output=True,
+                              timeout=timeout)
+
+    def sync_popen(self, *args, env=None):
+        """Start tf-sync without waiting; stdout/stderr are pipes (text)."""
+        e = self.env()
+        e.update(env or {})
+        return subprocess.Popen([self.sync_bin, *args], env=e, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    # ------------------------------------------------------------------ CalDAV (Radicale)
+    def caldav_start(self):
+        """Start Radicale (tests/lib/radicale.py) in DIR/radicale with the user and its calendars."""
+        if not radicale_lib.available():
+            raise RuntimeError("radicale is not installed (scripts/deps.sh installs it)")
+        self.radicale = radicale_lib.Radicale(os.path.join(self.dir, "radicale"))
+        self.caldav_password = "cal-" + secrets.token_urlsafe(12)
+        self.radicale.add_user(self.caldav_user, self.caldav_password)
+        for cal, name in self.caldav_calendars.items():
+            self.radicale.create_calendar(self.caldav_user, cal, displayname=name)
+        self.radicale.start()
+        self.caldav_url = self.radicale.url
+
+    def caldav_dir(self, cal="praxis"):
+        """The storage folder of one of the user's calendars (one .ics file per object)."""
+        return self.radicale.calendar_dir(self.caldav_user, cal)
+
+    def caldav_request(self, method, path, body=None, headers=None):
+        """One authenticated request to Radicale as the stack's user: (status, headers, body bytes)."""
+        return self.radicale.request(method, path, self.caldav_user, self.caldav_password, body, headers)
 
     # ------------------------------------------------------------------ SMTP sink
     def smtp_start(self, timeout=20):
@@ -297,6 +355,9 @@ class Stack:
             f"BASE_URL={self.base_url}",
             "TF_LOG_LEVEL=info",
         ]
+        for k, v in (("TF_LOCK_DIR", self.run_dir), ("TF_HTTP_TIMEOUT", "20")):
+            if k not in self.settings:
+                lines.append(f"{k}={v}")
         if self.smtp:
             lines += ["SMTP_HOST=127.0.0.1", f"SMTP_PORT={self.smtp_port}", "SMTP_STARTTLS=no",
                       f"MAIL_FROM={self.mail_from}"]
@@ -329,6 +390,8 @@ class Stack:
         self.base_url = self.settings.pop("BASE_URL", None) or f"http://127.0.0.1:{self.port}"
         if self.smtp:
             self.smtp_start()
+        if self.caldav:
+            self.caldav_start()
         self._write_config()
 
         self.admin("migrate", check=True)
@@ -426,6 +489,8 @@ class Stack:
             self.nginx = None
         _kill_wait(self.worker_pids())
         self.smtp_stop()
+        if self.radicale is not None:
+            self.radicale.stop()
         if self.db is not None:
             self.db.stop()
             self.db = None
@@ -436,7 +501,11 @@ class Stack:
                 "mail_dir": self.mail_dir if self.smtp else None, "smtp_port": self.smtp_port,
                 "db_socket": self.db.socket if self.db else None, "app_log": self.app_log,
                 "nginx_access_log": self.nginx_access_log, "nginx_error_log": self.nginx_error_log,
-                "worker_pids": self.worker_pids(), "dir": self.dir}
+                "worker_pids": self.worker_pids(), "dir": self.dir,
+                "caldav_url": self.caldav_url, "caldav_user": self.caldav_user if self.caldav else None,
+                "caldav_password": self.caldav_password,
+                "caldav_calendars": self.caldav_calendars if self.caldav else None,
+                "caldav_storage": (os.path.dirname(self.caldav_dir()) if self.radicale else None)}
 
     def __enter__(self):
         return self.start()
@@ -455,6 +524,7 @@ def _serve(argv):
     p.add_argument("--srcdir")
     p.add_argument("--info", help="also write the JSON line to this file (written last, atomically)")
     p.add_argument("--no-smtp", action="store_true", help="run no SMTP sink")
+    p.add_argument("--no-caldav", action="store_true", help="run no Radicale")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="an extra line for the app's config file")
     p.add_argument("--nginx-arg", action="append", default=[], metavar="ARG",
@@ -473,7 +543,7 @@ def _serve(argv):
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     st = Stack(a.dir, srcdir=a.srcdir, builddir=a.builddir, workers=a.workers, settings=settings,
-               smtp=not a.no_smtp, nginx_args=a.nginx_arg)
+               smtp=not a.no_smtp, nginx_args=a.nginx_arg, caldav=not a.no_caldav)
     try:
         st.start()
         line = json.dumps(st.info())
