@@ -1,0 +1,182 @@
+// caldav.mjs: browser test: a doctor connects the stack's Radicale through the iCloud form in chromium, chooses calendars, syncs.
+//
+// Usage: node tests/browser/caldav.mjs INFO.json SCREENSHOT.png
+//   INFO.json: tests/lib/stack.py serve's line (base_url, email, password, slug, db_socket,
+//   caldav_url, caldav_user, caldav_password, caldav_storage).
+// Logs in, fills the iCloud card's form (Apple-ID, app-specific password, CalDAV address: the
+// test Radicale), submits, sees the connection card with the calendars Praxis and Privat, lets
+// Praxis receive appointments and Privat no longer block, saves, checks the choices on the page
+// and in the database, books an appointment (the public API), presses "Jetzt synchronisieren",
+// sees the notice, the last sync time and the statistics, and finds the event in Radicale's
+// storage folder. Env: TF_NODE_MODULES, CHROMIUM (as login.mjs). TAP on stdout; exit 1 on failure.
+import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const modules = process.env.TF_NODE_MODULES || path.join(here, 'node_modules');
+const require = createRequire(path.join(modules, 'noop.js'));
+const { chromium } = require('playwright-core');
+
+const [infoFile, shot] = process.argv.slice(2);
+if (!infoFile || !shot) {
+	console.error('usage: node caldav.mjs INFO.json SCREENSHOT.png');
+	process.exit(2);
+}
+const info = JSON.parse(readFileSync(infoFile, 'utf8'));
+const base = info.base_url;
+
+let n = 0;
+let failed = 0;
+function ok(cond, name, diag) {
+	n++;
+	console.log(`${cond ? 'ok' : 'not ok'} ${n} - ${name}`);
+	if (!cond) {
+		failed++;
+		if (diag !== undefined)
+			for (const line of String(diag).split('\n'))
+				console.log(`# ${line}`);
+	}
+	return cond;
+}
+
+function sql(query) {
+	return execFileSync('mariadb', ['--no-defaults', `--socket=${info.db_socket}`, '-uroot', '--batch',
+		'--skip-column-names', 'terminfinder', '-e', query], { encoding: 'utf8' }).trim();
+}
+
+function icsFiles(cal) {
+	try {
+		return readdirSync(path.join(info.caldav_storage, cal)).filter((f) => !f.startsWith('.') && f.endsWith('.ics'));
+	} catch {
+		return [];
+	}
+}
+
+// A weekday from the day after tomorrow on with a free time, from the public slots API.
+async function freeSlot() {
+	const now = new Date();
+	for (let off = 2; off < 40; off++) {
+		const d = new Date(now.getTime() + off * 86400000);
+		if (d.getUTCDay() === 0 || d.getUTCDay() === 6)
+			continue;
+		const iso = d.toISOString().slice(0, 10);
+		const r = await fetch(`${base}/api/integrations/calendar/slots/?doctor=${info.slug}&date=${iso}&duration=30`);
+		if (r.status !== 200)
+			continue;
+		const j = await r.json();
+		if (Array.isArray(j.slots) && j.slots.length > 0)
+			return `${iso}T${j.slots[0]}`;
+	}
+	return null;
+}
+
+let browser;
+try {
+	browser = await chromium.launch({
+		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+		headless: true,
+		args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+		       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+	});
+	const context = await browser.newContext({ locale: 'de-DE', viewport: { width: 1200, height: 1000 } });
+	const page = await context.newPage();
+	const problems = [];
+	page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+	page.on('pageerror', (e) => problems.push(String(e)));
+	page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`); });
+
+	// --- log in
+	await page.goto(`${base}/doctor/login`);
+	await page.fill('input[name="email"]', info.email);
+	await page.fill('input[name="password"]', info.password);
+	await Promise.all([
+		page.waitForURL('**/doctor/calendar-integrations', { timeout: 15000 }),
+		page.locator('form:has(input[name="password"]) [type="submit"]').first().click(),
+	]);
+	ok(new URL(page.url()).pathname === '/doctor/calendar-integrations', 'logged in: the integrations page', page.url());
+
+	// --- the iCloud form
+	const form = page.locator('form#icloud-verbinden');
+	ok(await form.count() === 1, 'the iCloud card has the connect form');
+	ok(await form.locator('input[name="caldav_url"]').inputValue() === 'https://caldav.icloud.com',
+		'the CalDAV address is prefilled with https://caldav.icloud.com');
+	await form.locator('input[name="apple_id"]').fill(info.caldav_user);
+	await form.locator('input[name="app_password"]').fill(info.caldav_password);
+	await form.locator('input[name="caldav_url"]').fill(info.caldav_url);
+	await Promise.all([
+		page.waitForURL('**/doctor/calendar-integrations?ok=connected*', { timeout: 60000 }),
+		form.locator('button[type="submit"]').click(),
+	]);
+	let body = await page.locator('body').innerText();
+	ok(body.includes('Der Kalender wurde verbunden.'), 'submitting shows "Der Kalender wurde verbunden."', body.slice(0, 1500));
+
+	const card = page.locator('.provider-apple li.connection').first();
+	ok(await card.count() === 1, 'the iCloud card lists the connection');
+	const cardText = await card.innerText();
+	ok(cardText.includes(info.caldav_user) && cardText.includes('aktiv'), 'the card shows the account and "aktiv"', cardText);
+	const names = await card.locator('.calname').allInnerTexts();
+	ok(JSON.stringify(names.map((s) => s.trim()).sort()) === JSON.stringify(['Praxis', 'Privat']),
+		'the card lists the calendars Praxis and Privat', JSON.stringify(names));
+	const iid = (await card.getAttribute('id')).replace('verbindung-', '');
+
+	// --- calendar choices: Praxis receives, Privat does not block
+	const calRow = (name) => card.locator('.calendar', { has: page.locator('.calname', { hasText: name }) });
+	ok(await calRow('Privat').locator('input[type="checkbox"]').isChecked(), 'by default Privat blocks appointments');
+	await calRow('Privat').locator('input[type="checkbox"]').uncheck();
+	await calRow('Praxis').locator('input[type="radio"]').check();
+	await Promise.all([
+		page.waitForURL('**/doctor/calendar-integrations?ok=settings*', { timeout: 15000 }),
+		card.locator('form.calendars button[type="submit"]').click(),
+	]);
+	body = await page.locator('body').innerText();
+	ok(body.includes('Die Kalender-Einstellungen wurden gespeichert.'), 'saving shows the notice', body.slice(0, 1500));
+	ok(!(await calRow('Privat').locator('input[type="checkbox"]').isChecked()) &&
+	   await calRow('Praxis').locator('input[type="checkbox"]').isChecked() &&
+	   await calRow('Praxis').locator('input[type="radio"]').isChecked(),
+	   'the page shows the choices: Privat not blocking, Praxis blocking and receiving');
+	const rows = sql(`SELECT display_name, blocks_availability, receives_appointments FROM integration_calendars WHERE integration_id = ${Number(iid)} ORDER BY display_name`);
+	ok(rows === 'Praxis\t1\t1\nPrivat\t0\t0', 'the database has the choices', rows);
+
+	// --- a booking, then "Jetzt synchronisieren"
+	const start = await freeSlot();
+	const br = await fetch(`${base}/api/appointments`, {
+		method: 'POST', headers: { 'Content-Type': 'application/json' },
+		body: JSON.stringify({ doctor: info.slug, service: 'Sprechstunde', start, duration_minutes: 30,
+			patient_name: 'Bea Browser', patient_email: 'bea@example.org', create_meet: false }),
+	});
+	ok(br.status === 201, `a patient books ${start} (201)`, br.status);
+	ok(icsFiles('praxis').length === 0, 'nothing in the Praxis calendar before the sync');
+	await Promise.all([
+		page.waitForURL('**/doctor/calendar-integrations?ok=synced*', { timeout: 60000 }),
+		card.locator('form[action$="/sync"] button[type="submit"]').click(),
+	]);
+	body = await page.locator('body').innerText();
+	ok(body.includes('Die Synchronisierung ist abgeschlossen.'), 'pressing "Jetzt synchronisieren" shows the notice', body.slice(0, 1500));
+	const after = await page.locator('.provider-apple li.connection').first().innerText();
+	ok(/Letzte Synchronisierung\s+\d.*\d\d:\d\d Uhr/.test(after) && !after.includes('noch nie'),
+		'the card shows the last sync time', after);
+	ok(/\b[1-9]\d* Synchronisierungen; zuletzt 1 übertragen/.test(after), 'the statistics show the run (1 event pushed)', after);
+	const files = icsFiles('praxis');
+	ok(files.length === 1, 'the appointment is an event in the Radicale calendar Praxis', JSON.stringify(files));
+	if (files.length === 1) {
+		const text = readFileSync(path.join(info.caldav_storage, 'praxis', files[0]), 'utf8');
+		ok(text.includes('SUMMARY:Termin (TerminFinder)') && !text.includes('Bea'),
+			'the event says "Termin (TerminFinder)" without the patient\'s name', text);
+	}
+
+	await page.screenshot({ path: shot, fullPage: true });
+	let size = 0;
+	try { size = statSync(shot).size; } catch { size = 0; }
+	ok(size > 1000, `screenshot kept: ${shot}`, `size ${size}`);
+	ok(problems.length === 0, 'no console errors or failed requests (e.g. CSP violations)', problems.join('\n'));
+} catch (e) {
+	ok(false, 'browser run completed', e && e.stack ? e.stack : String(e));
+} finally {
+	if (browser)
+		await browser.close();
+}
+console.log(`1..${n}`);
+process.exit(failed ? 1 : 0);
