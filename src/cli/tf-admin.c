@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "cli.h"
 #include "conf.h"
 #include "crypto.h"
 #include "db.h"
@@ -17,14 +18,6 @@
 #include "log.h"
 #include "migrate.h"
 #include "paths.h"
-
-/* Exit status (DESIGN.md): 0 ok, 1 some items failed, 2 usage/configuration, 3 could not start. */
-enum {
-	EX_OK = 0,
-	EX_FAILED = 1,
-	EX_USAGE = 2,
-	EX_START = 3,
-};
 
 #define TOKEN_TTL_DEFAULT (30L * 24 * 3600)
 #define TOKEN_TTL_MAX (366L * 24 * 3600)
@@ -67,21 +60,6 @@ static int usage_error(const char *fmt, ...)
 	va_end(ap);
 	fputs("\n(try tf-admin --help)\n", stderr);
 	return EX_USAGE;
-}
-
-static void fail_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void fail_msg(const char *fmt, ...)
-{
-	char msg[2048], safe[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	/* Messages may carry server texts: redact registered secrets like the log does. */
-	log_redact(msg, safe, sizeof(safe));
-	fprintf(stderr, "tf-admin: %s\n", safe);
 }
 
 /* Options after the positional arguments: "--name VALUE" or "--name=VALUE". */
@@ -133,13 +111,13 @@ static struct db *connect_db(struct conf *c, int *ex)
 	struct db *db;
 
 	if (conf_get_long(c, "TF_DB_PORT", 0, 0, 65535, &port, err, sizeof(err)) < 0) {
-		fail_msg("%s", err);
+		cli_fail("%s", err);
 		*ex = EX_USAGE;
 		return NULL;
 	}
 	db = db_connect(c, err, sizeof(err));
 	if (!db) {
-		fail_msg("database unreachable: %s", err);
+		cli_fail("database unreachable: %s", err);
 		*ex = EX_START;
 		return NULL;
 	}
@@ -164,10 +142,10 @@ static int cmd_migrate(struct conf *c, int argc, char **argv)
 		return ex;
 	rc = migrate_run(db, dir, &applied, err, sizeof(err));
 	if (rc == TF_ERR_IO) {
-		fail_msg("%s (check TF_DATA_DIR)", err);
+		cli_fail("%s (check TF_DATA_DIR)", err);
 		ex = EX_USAGE;
 	} else if (rc != TF_OK) {
-		fail_msg("%s", err);
+		cli_fail("%s", err);
 		printf("applied %d migration(s) before the failure\n", applied);
 		ex = EX_FAILED;
 	} else {
@@ -259,12 +237,12 @@ static int cmd_add_doctor(struct conf *c, int argc, char **argv)
 		printf("%lld\n", id);
 		ex = EX_OK;
 	} else if (rc == TF_ERR_INVALID && strstr(err, "exists")) {
-		fail_msg("%s", err);
+		cli_fail("%s", err);
 		ex = EX_FAILED;
 	} else if (rc == TF_ERR_INVALID) {
 		ex = usage_error("%s", err);
 	} else {
-		fail_msg("could not add the doctor: %s", err);
+		cli_fail("could not add the doctor: %s", err);
 		ex = EX_FAILED;
 	}
 out:
@@ -299,12 +277,12 @@ static int cmd_token(struct conf *c, int argc, char **argv)
 	if (!doctor_email_valid(pos[0]))
 		return usage_error("invalid e-mail address: %s", pos[0]);
 	if (conf_require(c, required, err, sizeof(err)) < 0) {
-		fail_msg("%s", err);
+		cli_fail("%s", err);
 		return EX_USAGE;
 	}
 	secret = conf_get(c, "TF_SECRET_KEY");
 	if (strlen(secret) < SECRET_KEY_MIN) {
-		fail_msg("TF_SECRET_KEY is too short: at least %d characters", SECRET_KEY_MIN);
+		cli_fail("TF_SECRET_KEY is too short: at least %d characters", SECRET_KEY_MIN);
 		return EX_USAGE;
 	}
 	db = connect_db(c, &ex);
@@ -313,9 +291,9 @@ static int cmd_token(struct conf *c, int argc, char **argv)
 	found = doctor_by_email(db, pos[0], &d);
 	if (found <= 0) {
 		if (found == 0)
-			fail_msg("no doctor with e-mail %s", pos[0]);
+			cli_fail("no doctor with e-mail %s", pos[0]);
 		else
-			fail_msg("database error while looking up the doctor");
+			cli_fail("database error while looking up the doctor");
 		ex = EX_FAILED;
 		goto out;
 	}
@@ -324,7 +302,7 @@ static int cmd_token(struct conf *c, int argc, char **argv)
 	claims = json_pack("{s:s, s:s, s:I, s:I}", "sub", id, "email", d.email, "iat",
 			   (json_int_t)now, "exp", (json_int_t)(now + ttl));
 	if (!claims || !(token = jwt_sign_hs256(secret, claims))) {
-		fail_msg("could not sign the token");
+		cli_fail("could not sign the token");
 		ex = EX_FAILED;
 		goto out;
 	}
@@ -379,7 +357,7 @@ static int cmd_status(struct conf *c, int argc, char **argv)
 	paths_data_sub(c, "sql", dir, sizeof(dir));
 	if (migrate_status(db, dir, &total, &applied, err, sizeof(err)) != TF_OK) {
 		printf("%-14s unknown\n", "migrations:");
-		fail_msg("%s", err);
+		cli_fail("%s", err);
 		failed++;
 	} else {
 		printf("%-14s %d/%d applied%s\n", "migrations:", applied, total,
@@ -410,12 +388,12 @@ static int cmd_rotate_keys(struct conf *c, int argc, char **argv)
 	if ((ex = parse_args(argc, argv, 2, pos, 0, &npos, NULL, 0)) != 0)
 		return ex;
 	if (conf_require(c, required, err, sizeof(err)) < 0) {
-		fail_msg("%s", err);
+		cli_fail("%s", err);
 		return EX_USAGE;
 	}
 	k = fernet_keyring_parse(conf_get(c, "CALENDAR_ENCRYPTION_KEY"), err, sizeof(err));
 	if (!k) {
-		fail_msg("CALENDAR_ENCRYPTION_KEY: %s", err);
+		cli_fail("CALENDAR_ENCRYPTION_KEY: %s", err);
 		return EX_USAGE;
 	}
 	db = connect_db(c, &ex);
@@ -423,12 +401,12 @@ static int cmd_rotate_keys(struct conf *c, int argc, char **argv)
 		goto out;
 	ex = EX_FAILED;
 	if (db_begin(db) != TF_OK) {
-		fail_msg("database error: cannot start a transaction");
+		cli_fail("database error: cannot start a transaction");
 		goto out;
 	}
 	in_tx = 1;
 	if (db_query(db, STMT_CREDENTIALS_SELECT_ALL, DB_NOARGS, &rows) != TF_OK) {
-		fail_msg("database error while reading calendar_integrations");
+		cli_fail("database error while reading calendar_integrations");
 		goto out;
 	}
 	for (i = 0; i < rows.nrows; i++) {
@@ -455,7 +433,7 @@ static int cmd_rotate_keys(struct conf *c, int argc, char **argv)
 		if (db_exec(db, STMT_CREDENTIALS_UPDATE, DB_ARGS(DBP_TEXT(fresh), DBP_INT(id)), NULL,
 			    NULL) != TF_OK) {
 			free(fresh);
-			fail_msg("database error while updating integration %lld; nothing was changed",
+			cli_fail("database error while updating integration %lld; nothing was changed",
 				 id);
 			goto out;
 		}
@@ -464,7 +442,7 @@ static int cmd_rotate_keys(struct conf *c, int argc, char **argv)
 	}
 	in_tx = 0;
 	if (db_commit(db) != TF_OK) {
-		fail_msg("database error: commit failed; nothing was changed");
+		cli_fail("database error: commit failed; nothing was changed");
 		goto out;
 	}
 	printf("re-encrypted %zu credential(s) with the first key, %zu failed\n", done, failed);
@@ -493,9 +471,7 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	char err[1024];
 	struct conf *c;
-	const char *lvl;
 	size_t i;
 	int ex, l;
 
@@ -521,28 +497,9 @@ int main(int argc, char **argv)
 		}
 	}
 
-	log_init("tf-admin", 0, LOG_LVL_INFO);
-	c = conf_load(NULL, err, sizeof(err));
-	if (!c) {
-		fail_msg("configuration: %s", err);
-		return EX_USAGE;
-	}
-	conf_register_secrets(c);
-	lvl = conf_get(c, "TF_LOG_LEVEL");
-	if (lvl && *lvl) {
-		l = log_level_parse(lvl);
-		if (l < 0) {
-			fail_msg("TF_LOG_LEVEL must be one of error, warn, info, debug");
-			conf_free(c);
-			return EX_USAGE;
-		}
-		log_set_level((enum log_level)l);
-	}
-	if (crypto_init() != TF_OK) {
-		fail_msg("cannot initialise libgcrypt");
-		conf_free(c);
-		return EX_START;
-	}
+	ex = cli_start("tf-admin", &c);
+	if (ex != EX_OK)
+		return ex;
 	ex = commands[i].fn(c, argc, argv);
 	conf_free(c);
 	return ex;

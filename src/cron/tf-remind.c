@@ -7,19 +7,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "conf.h"
 #include "crypto.h"
 #include "db.h"
 #include "log.h"
 #include "mail.h"
-
-/* Exit status (DESIGN.md): 0 all done; 1 some items failed; 2 usage/configuration; 3 could not start. */
-enum {
-	EX_OK = 0,
-	EX_FAILED = 1,
-	EX_USAGE = 2,
-	EX_START = 3,
-};
 
 static const char usage_text[] =
 	"usage: tf-remind [--help] [--version]\n"
@@ -43,27 +36,12 @@ static const char usage_text[] =
 	"queued for a later run), 2 usage or configuration error, 3 could not start (database\n"
 	"unreachable).\n";
 
-static void fail_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void fail_msg(const char *fmt, ...)
-{
-	char msg[2048], safe[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_redact(msg, safe, sizeof(safe));
-	fprintf(stderr, "tf-remind: %s\n", safe);
-}
-
 int main(int argc, char **argv)
 {
 	struct mail_flush_result res;
 	struct conf *c = NULL;
 	struct db *db = NULL;
 	char err[1024];
-	const char *lvl;
 	long port, queued;
 	int ex = EX_OK, l;
 	time_t now;
@@ -81,37 +59,18 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 
-	log_init("tf-remind", 0, LOG_LVL_INFO);
-	c = conf_load(NULL, err, sizeof(err));
-	if (!c) {
-		fail_msg("configuration: %s", err);
-		return EX_USAGE;
-	}
-	conf_register_secrets(c);
-	lvl = conf_get(c, "TF_LOG_LEVEL");
-	if (lvl && *lvl) {
-		l = log_level_parse(lvl);
-		if (l < 0) {
-			fail_msg("TF_LOG_LEVEL must be one of error, warn, info, debug");
-			ex = EX_USAGE;
-			goto out;
-		}
-		log_set_level((enum log_level)l);
-	}
-	if (crypto_init() != TF_OK) {
-		fail_msg("cannot initialise libgcrypt");
-		ex = EX_START;
-		goto out;
-	}
+	ex = cli_start("tf-remind", &c);
+	if (ex != EX_OK)
+		return ex;
 	if (mail_config_check(c, err, sizeof(err)) < 0 ||
 	    conf_get_long(c, "TF_DB_PORT", 0, 0, 65535, &port, err, sizeof(err)) < 0) {
-		fail_msg("%s", err);
+		cli_fail("%s", err);
 		ex = EX_USAGE;
 		goto out;
 	}
 	db = db_connect(c, err, sizeof(err));
 	if (!db) {
-		fail_msg("database unreachable: %s", err);
+		cli_fail("database unreachable: %s", err);
 		ex = EX_START;
 		goto out;
 	}
@@ -119,11 +78,11 @@ int main(int argc, char **argv)
 	now = time(NULL);
 	queued = mail_queue_reminders(db, now);
 	if (queued < 0) {
-		fail_msg("could not queue the reminders (database error)");
+		cli_fail("could not queue the reminders (database error)");
 		ex = EX_FAILED;
 	}
 	if (mail_flush_ex(db, c, 0, 0, now, &res) < 0) {
-		fail_msg("database error while sending; the remaining mails stay queued");
+		cli_fail("database error while sending; the remaining mails stay queued");
 		ex = EX_FAILED;
 	}
 	if (res.failed > 0)

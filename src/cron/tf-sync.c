@@ -12,20 +12,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "conf.h"
 #include "crypto.h"
 #include "db.h"
 #include "http.h"
 #include "log.h"
 #include "sync.h"
-
-/* Exit status (DESIGN.md): 0 all done; 1 some items failed; 2 usage/configuration; 3 could not start. */
-enum {
-	EX_OK = 0,
-	EX_FAILED = 1,
-	EX_USAGE = 2,
-	EX_START = 3,
-};
 
 #define MAX_DUE 100000      /* connections taken per run */
 
@@ -60,20 +53,6 @@ static const char usage_text[] =
 	"Exit status: 0 every connection synced without errors (or none was due), 1 some items failed\n"
 	"(logged; they are retried by a later run), 2 usage or configuration error, 3 could not start\n"
 	"(database unreachable, or another tf-sync holds the lock).\n";
-
-static void fail_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void fail_msg(const char *fmt, ...)
-{
-	char msg[2048], safe[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_redact(msg, safe, sizeof(safe));
-	fprintf(stderr, "tf-sync: %s\n", safe);
-}
 
 /* The work shared by the worker threads. */
 struct pool {
@@ -169,7 +148,7 @@ int main(int argc, char **argv)
 	struct db *db = NULL;
 	struct fernet_keyring *kr;
 	long long one = 0, *ids = NULL;
-	const char *lvl, *v;
+	const char *v;
 	char err[1024], lockpath[1200];
 	long conc, dummy, n = 0, l;
 	int ex = EX_OK, lockfd = -1;
@@ -199,45 +178,25 @@ int main(int argc, char **argv)
 	}
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	log_init("tf-sync", 0, LOG_LVL_INFO);
-	c = conf_load(NULL, err, sizeof(err));
-	if (!c) {
-		fail_msg("configuration: %s", err);
-		return EX_USAGE;
-	}
-	conf_register_secrets(c);
-	lvl = conf_get(c, "TF_LOG_LEVEL");
-	if (lvl && *lvl) {
-		int lv = log_level_parse(lvl);
-
-		if (lv < 0) {
-			fail_msg("TF_LOG_LEVEL must be one of error, warn, info, debug");
-			ex = EX_USAGE;
-			goto out;
-		}
-		log_set_level((enum log_level)lv);
-	}
-	if (crypto_init() != TF_OK) {
-		fail_msg("cannot initialise libgcrypt");
-		ex = EX_START;
-		goto out;
-	}
+	ex = cli_start("tf-sync", &c);
+	if (ex != EX_OK)
+		return ex;
 	v = conf_get(c, "CALENDAR_ENCRYPTION_KEY");
 	if (!v || !*v) {
-		fail_msg("missing required setting: CALENDAR_ENCRYPTION_KEY");
+		cli_fail("missing required setting: CALENDAR_ENCRYPTION_KEY");
 		ex = EX_USAGE;
 		goto out;
 	}
 	kr = fernet_keyring_parse(v, err, sizeof(err));
 	if (!kr) {
-		fail_msg("CALENDAR_ENCRYPTION_KEY is malformed: %s", err);
+		cli_fail("CALENDAR_ENCRYPTION_KEY is malformed: %s", err);
 		ex = EX_USAGE;
 		goto out;
 	}
 	fernet_keyring_free(kr);
 	v = conf_get(c, "BASE_URL");
 	if (!v || !*v) {
-		fail_msg("missing required setting: BASE_URL");
+		cli_fail("missing required setting: BASE_URL");
 		ex = EX_USAGE;
 		goto out;
 	}
@@ -246,7 +205,7 @@ int main(int argc, char **argv)
 	    conf_get_long(c, "TF_SYNC_HORIZON_DAYS", 120, 1, 3650, &dummy, err, sizeof(err)) < 0 ||
 	    conf_get_long(c, "TF_HTTP_TIMEOUT", 30, 1, 600, &dummy, err, sizeof(err)) < 0 ||
 	    conf_get_long(c, "TF_DB_PORT", 0, 0, 65535, &dummy, err, sizeof(err)) < 0) {
-		fail_msg("%s", err);
+		cli_fail("%s", err);
 		ex = EX_USAGE;
 		goto out;
 	}
@@ -254,18 +213,18 @@ int main(int argc, char **argv)
 	http_global_init();
 	db = db_connect(c, err, sizeof(err));
 	if (!db) {
-		fail_msg("database unreachable: %s", err);
+		cli_fail("database unreachable: %s", err);
 		ex = EX_START;
 		goto out;
 	}
 	lockfd = take_lock(c, lockpath, sizeof(lockpath));
 	if (lockfd == -1) {
-		fail_msg("lock held: another tf-sync holds the lock (%s)", lockpath);
+		cli_fail("lock held: another tf-sync holds the lock (%s)", lockpath);
 		ex = EX_START;
 		goto out;
 	}
 	if (lockfd < 0) {
-		fail_msg("cannot open the lock file %s: %s", lockpath, strerror(errno));
+		cli_fail("cannot open the lock file %s: %s", lockpath, strerror(errno));
 		ex = EX_START;
 		goto out;
 	}
@@ -277,7 +236,7 @@ int main(int argc, char **argv)
 	} else {
 		n = sync_due(db, time(NULL), MAX_DUE, &ids);
 		if (n < 0) {
-			fail_msg("database error while listing the due connections");
+			cli_fail("database error while listing the due connections");
 			ex = EX_FAILED;
 			goto out;
 		}
@@ -300,7 +259,7 @@ int main(int argc, char **argv)
 	}
 	nthreads = i;
 	if (nthreads == 0 && n > 0) {
-		fail_msg("no worker thread could be started");
+		cli_fail("no worker thread could be started");
 		ex = EX_START;
 		goto out;
 	}
