@@ -6,6 +6,7 @@
 
 #include "caldav.h"
 #include "provider.h"
+#include "provider_google.h"
 
 static const char *const prov_status_text[PROV_STATUS_MAX] = {
 	[PROV_OK] = "ok",
@@ -39,6 +40,7 @@ void prov_calendars_free(struct prov_calendar *c, size_t n)
 /* Google and Outlook join this table when their files land. */
 static const struct provider_ops *const providers[] = {
 	&caldav_provider,
+	&google_provider,
 };
 
 const struct provider_ops *provider_find(const char *name)
