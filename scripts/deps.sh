@@ -12,7 +12,7 @@ build-essential autoconf automake libtool pkg-config make
 libcurl4-openssl-dev libjansson-dev libmariadb-dev libgcrypt20-dev libical-dev libesmtp-dev libssl-dev
 libcmocka-dev libfcgi-dev libexpat1-dev
 mariadb-server mariadb-client
-nginx spawn-fcgi radicale python3-passlib
+nginx spawn-fcgi radicale python3-passlib python3-caldav
 python3 python3-cryptography python3-aiosmtpd tzdata
 chromium fonts-dejavu-core
 wrk curl openssl ca-certificates procps git
