@@ -17,6 +17,9 @@
  * Updates PATCH with If-Match; a 412 re-reads the event (cancelled there = PROV_NOT_FOUND, the
  * doctor deleted it) and patches again with the fresh etag.
  *
+ * URLs: GOOGLE_API_BASE is the Calendar API root (default https://www.googleapis.com/calendar/v3,
+ * the fake's {base}/calendar/v3); userinfo comes from GOOGLE_USERINFO_URI.
+ *
  * Pull: events.list singleEvents=true. The cursor is {"sync_token", "window_end"}: the first
  * (full) listing covers now - 1 day .. now + horizon + 30 days and ends with a nextSyncToken;
  * later runs list with syncToken (cancelled items → remove). When the horizon passes window_end
@@ -422,7 +425,7 @@ static void events_url(struct gctx *g, struct buf *b, const char *cal, const cha
 {
 	buf_init(b, HTTP_MAX_URL);
 	buf_puts(b, g->api);
-	buf_puts(b, "/calendar/v3/calendars/");
+	buf_puts(b, "/calendars/");
 	oauth_form_escape(b, cal);
 	buf_puts(b, "/events");
 	if (eid) {
@@ -456,7 +459,7 @@ static enum prov_status google_list_calendars(struct prov_ctx *c, struct prov_ca
 
 		buf_init(&url, HTTP_MAX_URL);
 		buf_puts(&url, g.api);
-		buf_puts(&url, "/calendar/v3/users/me/calendarList?maxResults=250");
+		buf_puts(&url, "/users/me/calendarList?maxResults=250");
 		if (page) {
 			buf_puts(&url, "&pageToken=");
 			oauth_form_escape(&url, page);
@@ -524,8 +527,7 @@ enum prov_status google_userinfo_email(struct prov_ctx *c, char *email, size_t l
 	if ((ps = g_init(&g, c)) != PROV_OK)
 		return ps;
 	buf_init(&url, HTTP_MAX_URL);
-	buf_puts(&url, g.api);
-	buf_puts(&url, "/oauth2/v3/userinfo");
+	buf_puts(&url, conf_get_default(c->conf, "GOOGLE_USERINFO_URI", GOOGLE_DEFAULT_USERINFO_URI));
 	ps = g_call(&g, "GET", url.data, NULL, NULL, &rs, &j, reason);
 	buf_free(&url);
 	http_response_free(&rs);

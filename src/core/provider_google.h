@@ -10,7 +10,8 @@
 #define GOOGLE_DEFAULT_AUTH_URI    "https://accounts.google.com/o/oauth2/v2/auth"
 #define GOOGLE_DEFAULT_TOKEN_URI   "https://oauth2.googleapis.com/token"
 #define GOOGLE_DEFAULT_REVOKE_URI  "https://oauth2.googleapis.com/revoke"
-#define GOOGLE_DEFAULT_API_BASE    "https://www.googleapis.com"
+#define GOOGLE_DEFAULT_API_BASE    "https://www.googleapis.com/calendar/v3"
+#define GOOGLE_DEFAULT_USERINFO_URI "https://www.googleapis.com/oauth2/v3/userinfo"
 /* The narrowest scopes covering every call: calendar.events (insert/patch/delete/list/watch on
  * events), calendar.readonly (calendarList.list: calendar.events does not cover it), openid +
  * email (the account's e-mail from userinfo). */
@@ -23,7 +24,8 @@
 /* The provider table entry ("google"). Credentials (c->creds): {"access_token", "refresh_token",
  * "expires_at" (Unix seconds), "scope"}; refreshed when expires_at - 60 s is reached and once
  * after a 401 (c->creds_changed = 1). Settings: GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET,
- * GOOGLE_TOKEN_URI, GOOGLE_API_BASE, TF_HTTP_BACKOFF_MS (base of the back-off, default 1000). */
+ * GOOGLE_TOKEN_URI, GOOGLE_API_BASE (the Calendar API root), GOOGLE_USERINFO_URI,
+ * TF_HTTP_BACKOFF_MS (base of the back-off, default 1000). */
 extern const struct provider_ops google_provider;
 
 /* The OAuth client from the settings (GOOGLE_AUTH_URI, GOOGLE_TOKEN_URI, GOOGLE_REVOKE_URI with
