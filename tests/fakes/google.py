@@ -1370,13 +1370,13 @@ class FakeGoogle:
 		if p["timeMin"] and p["timeMax"] and p["timeMax"] <= p["timeMin"]:
 			raise ApiError(400, "timeRangeEmpty", "The specified time range is empty.", location="timeMax")
 		if p["orderBy"] not in (None, "startTime", "updated"):
-			raise ApiError(400, "invalid", f"Invalid value for: orderBy", location="orderBy")
+			raise ApiError(400, "invalid", "Invalid value for: orderBy", location="orderBy")
 		if p["orderBy"] == "startTime" and not p["singleEvents"]:
 			raise ApiError(400, "invalid", "The requested ordering is not available for the particular query.",
 				       location="orderBy")
 		for t in p["eventTypes"]:
 			if t not in ("default", "outOfOffice", "focusTime", "workingLocation", "fromGmail", "birthday"):
-				raise ApiError(400, "invalid", f"Invalid value for: eventTypes", location="eventTypes")
+				raise ApiError(400, "invalid", "Invalid value for: eventTypes", location="eventTypes")
 		for kind in ("privateExtendedProperty", "sharedExtendedProperty"):
 			pairs = []
 			for v in q.get(kind) or []:
@@ -1935,6 +1935,11 @@ class _Handler(BaseHTTPRequestHandler):
 		if f.latency_ms:
 			time.sleep(f.latency_ms / 1000.0)
 		try:
+			if not path.startswith("/calendar/v3/"):     # API paths fail after authentication (in _api)
+				with f.lock:
+					fail = f._failure(method, path)
+				if fail is not None:
+					raise fail
 			self._route(method, path, q, body)
 		except ApiError as e:
 			self._json(e.code, e.body(), e.headers)

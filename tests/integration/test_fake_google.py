@@ -14,7 +14,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SRCDIR = os.environ.get("TF_SRCDIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -614,6 +614,9 @@ with t.case("rate-limit knobs: 429 with Retry-After; 403 rateLimitExceeded/userR
 	st2 = api("POST", "/freeBusy", AT2, {"timeMin": "2030-01-01T00:00:00Z", "timeMax": "2030-01-02T00:00:00Z", "items": []})[0]
 	g.clear_failures()
 	assert (st1, st2) == (200, 500), (st1, st2)
+	g.fail("serviceUnavailable", count=1, path_prefix="/token")
+	st, hd, _ = http("POST", B + "/token", form={"grant_type": "refresh_token"})
+	assert st == 503 and hd["Retry-After"] == "3", "failures on the token endpoint too"
 
 with t.case("latency knob delays each request"):
 	g.latency_ms = 150
