@@ -94,6 +94,10 @@ struct prov_ctx {
 	time_t now;
 	const char *timezone;       /* the doctor's zone (all-day events become whole local days) */
 	char error[300];            /* German text for the doctor's page on failure */
+	char *video_link;           /* set (malloc'd) by push_upsert when the provider made a video
+				       conference (Meet/Teams) for the event; the engine stores it on
+				       the appointment and frees it */
+	int video_pending;          /* push_upsert: a conference was asked for but is not ready yet */
 };
 
 struct provider_ops {
@@ -114,6 +118,17 @@ struct provider_ops {
 	 * PROV_TOKEN_INVALID: the engine clears the cursor and calls again for a full resync. */
 	enum prov_status (*pull)(struct prov_ctx *c, const char *cal, const char *cursor,
 				 const struct prov_sink *sink, char **new_cursor);
+
+	/* Optional (NULL when the provider has no push notifications): open a notification channel
+	 * for calendar cal delivering to address, identified by our channel_id and carrying our secret
+	 * token; *resource_id (malloc'd) and *expires are the provider's answer. */
+	enum prov_status (*watch)(struct prov_ctx *c, const char *cal, const char *address,
+				  const char *channel_id, const char *token, char **resource_id,
+				  time_t *expires);
+	/* Optional: stop a channel (already gone = PROV_OK). */
+	enum prov_status (*unwatch)(struct prov_ctx *c, const char *channel_id, const char *resource_id);
+	/* Optional: revoke the credentials at the provider on disconnect (already revoked = PROV_OK). */
+	enum prov_status (*revoke)(struct prov_ctx *c);
 };
 
 /* The table of providers, by calendar_integrations.provider; NULL when unknown. */
