@@ -31,7 +31,23 @@ int channels_verify(struct db *db, const char *channel_id, const char *token, ti
  * number of failures (0 = all renewed) or -1 when it could not run. */
 long channels_renew(struct db *db, struct conf *c, time_t now, unsigned long *renewed);
 
-/* Stop every channel of a connection (disconnect). */
+/* channels_renew with the counts tf-renew prints: channels = calendars whose channel was due (or
+ * missing), renewed = got a fresh channel, failed = could not be renewed or an old one not stopped
+ * (retried next run), connections = connections looked at. Returns 0, or -1 when it could not run. */
+struct channels_renew_stats {
+	unsigned long connections, channels, renewed, failed;
+};
+int channels_renew_run(struct db *db, struct conf *c, time_t now, struct channels_renew_stats *st);
+
+/* channels_verify with the reason: CHANNEL_UNKNOWN (no such channel, stopped or expired),
+ * CHANNEL_BAD_TOKEN (known channel, wrong token, or resource_id (X-Goog-Resource-ID; NULL = not
+ * checked) differs from the one the provider gave). */
+enum channel_verdict { CHANNEL_OK, CHANNEL_UNKNOWN, CHANNEL_BAD_TOKEN, CHANNEL_ERROR };
+enum channel_verdict channels_check(struct db *db, const char *channel_id, const char *token,
+				    const char *resource_id, time_t now, long long *integration_id);
+
+/* Stop every channel of a connection (disconnect). Returns 0, or -1 when some stop failed
+ * (the rows go with the connection's row anyway). */
 int channels_stop_all(struct db *db, struct prov_ctx *ctx, const struct provider_ops *ops,
 		      long long integration_id);
 

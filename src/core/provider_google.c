@@ -49,6 +49,7 @@
 #define GOOGLE_REFRESH_MARGIN  60
 #define GOOGLE_WINDOW_EXTRA    (30 * 86400)       /* listed beyond the horizon, so the cursor lasts a month */
 #define GOOGLE_DEFAULT_TZ      "Europe/Berlin"
+#define GOOGLE_CHANNEL_TTL     604800L            /* params.ttl asked for by events.watch (a week) */
 
 #define MSG_AUTH  "Google hat den Zugriff auf den Kalender widerrufen oder abgelehnt. Bitte verbinden Sie " \
 		  "Ihr Google-Konto erneut."
@@ -1060,10 +1061,127 @@ out:
 	return ps;
 }
 
+/* ---------------------------------------------------------------- push channels, revoke */
+
+/* events.watch: a web_hook channel to address with our id and token, asking for
+ * GOOGLE_CHANNEL_TTL seconds (Google applies its own, shorter limit when it has one). */
+static enum prov_status google_watch(struct prov_ctx *c, const char *cal, const char *address,
+				     const char *channel_id, const char *token, char **resource_id,
+				     time_t *expires)
+{
+	struct gctx g;
+	struct http_response rs;
+	struct buf url;
+	char reason[64], ttl[24];
+	json_t *body, *ans = NULL, *exp;
+	const char *rid;
+	long long ms = 0;
+	long lms;
+	enum prov_status ps;
+
+	*resource_id = NULL;
+	*expires = 0;
+	if ((ps = g_init(&g, c)) != PROV_OK)
+		return ps;
+	snprintf(ttl, sizeof(ttl), "%ld", (long)GOOGLE_CHANNEL_TTL);
+	body = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}}", "id", channel_id, "type", "web_hook", "address",
+			 address, "token", token, "params", "ttl", ttl);
+	if (!body) {
+		set_error(c, MSG_ERROR);
+		return PROV_ERROR;
+	}
+	events_url(&g, &url, cal, "watch", NULL);
+	ps = g_call(&g, "POST", url.data, body, NULL, &rs, &ans, reason);
+	buf_free(&url);
+	http_response_free(&rs);
+	json_decref(body);
+	if (ps == PROV_NOT_FOUND)
+		set_error(c, "Ein Google-Kalender dieser Verbindung ist nicht mehr vorhanden.");
+	if (ps != PROV_OK)
+		goto out;
+	rid = json_string_value(json_object_get(ans, "resourceId"));
+	exp = json_object_get(ans, "expiration");
+	/* int64 milliseconds, which JSON may carry as a string */
+	if (json_is_integer(exp))
+		ms = (long long)json_integer_value(exp);
+	else if (json_is_string(exp) && str_to_long(json_string_value(exp), 1, 0x7fffffffffffffffL, &lms) == 0)
+		ms = lms;
+	if (!rid || !*rid || strlen(rid) > 255) {
+		log_warn("google: integration %lld: the watch answer has no usable resourceId", c->integration_id);
+		set_error(c, MSG_ERROR);
+		ps = PROV_ERROR;
+		goto out;
+	}
+	*resource_id = xstrdup(rid);
+	*expires = ms > 0 ? (time_t)(ms / 1000) : 0;
+out:
+	json_decref(ans);
+	return ps;
+}
+
+/* channels.stop: 404 (unknown, expired or already stopped) = PROV_NOT_FOUND. */
+static enum prov_status google_unwatch(struct prov_ctx *c, const char *channel_id, const char *resource_id)
+{
+	struct gctx g;
+	struct http_response rs;
+	struct buf url;
+	char reason[64];
+	json_t *body;
+	enum prov_status ps;
+
+	if ((ps = g_init(&g, c)) != PROV_OK)
+		return ps;
+	body = json_pack("{s:s, s:s}", "id", channel_id, "resourceId", resource_id);
+	if (!body)
+		return PROV_ERROR;
+	buf_init(&url, HTTP_MAX_URL);
+	buf_puts(&url, g.api);
+	buf_puts(&url, "/channels/stop");
+	ps = g_call(&g, "POST", url.data, body, NULL, &rs, NULL, reason);
+	buf_free(&url);
+	http_response_free(&rs);
+	json_decref(body);
+	return ps;
+}
+
+/* Revoke the grant (the refresh token; Google then drops every access token derived from it).
+ * Already revoked (400 invalid_token) = PROV_OK. */
+static enum prov_status google_revoke(struct prov_ctx *c)
+{
+	struct gctx g;
+	struct oauth_error e;
+	const char *tok;
+	enum prov_status ps;
+
+	if ((ps = g_init(&g, c)) != PROV_OK)
+		return ps;
+	tok = cred(&g, "refresh_token");
+	if (!tok || !*tok)
+		tok = cred(&g, "access_token");
+	if (!tok || !*tok)
+		return PROV_OK;   /* nothing left to revoke */
+	switch (oauth_revoke(&g.ep, tok, &c->requests, &e)) {
+	case OAUTH_OK:
+		log_info("google: integration %lld: access revoked", c->integration_id);
+		return PROV_OK;
+	case OAUTH_RETRY:
+		set_error(c, MSG_RETRY);
+		return PROV_RETRY;
+	default:
+		log_warn("google: integration %lld: revoke failed (HTTP %ld %s)", c->integration_id, e.http_status,
+			 e.error);
+		set_error(c, MSG_ERROR);
+		return PROV_ERROR;
+	}
+}
+
 const struct provider_ops google_provider = {
 	.name = "google",
 	.list_calendars = google_list_calendars,
 	.push_upsert = google_push_upsert,
 	.push_delete = google_push_delete,
 	.pull = google_pull,
+	.watch = google_watch,
+	.unwatch = google_unwatch,
+	.revoke = google_revoke,
 };
