@@ -8,6 +8,7 @@
 #include "caldav.h"
 #include "integration.h"
 #include "log.h"
+#include "provider_google.h"
 #include "web.h"
 
 #define INTEGRATIONS_PATH "/doctor/calendar-integrations"
@@ -39,6 +40,25 @@ static const struct {
 	{ "sync-running", "Diese Verbindung wird gerade schon synchronisiert. Bitte versuchen Sie es "
 			  "gleich noch einmal." },
 	{ "settings",     "Die Kalender-Einstellungen wurden gespeichert." },
+};
+
+/* Error messages after a redirect (err=CODE): fixed texts, shown as the page's alert. */
+static const struct {
+	const char *code, *text;
+} error_notices[] = {
+	{ "google-denied", "Sie haben den Zugriff auf Ihren Google-Kalender abgelehnt. Es wurde nichts "
+			   "verbunden. Sie können die Verbindung jederzeit erneut starten." },
+	{ "google-error",  "Google hat die Anmeldung abgebrochen. Es wurde nichts verbunden. Bitte "
+			   "versuchen Sie es erneut." },
+	{ "google-scope",  "Google hat den Zugriff auf Ihre Kalender nicht freigegeben: Auf der "
+			   "Google-Seite wurde mindestens eine Kalender-Berechtigung abgewählt. Ohne sie "
+			   "kann TerminFinder weder Termine eintragen noch belegte Zeiten lesen, daher "
+			   "wurde nichts verbunden. Bitte verbinden Sie erneut und lassen Sie alle "
+			   "Kalender-Berechtigungen ausgewählt." },
+	{ "google-offline", "Google hat keinen dauerhaften Zugriff gewährt. Bitte verbinden Sie erneut "
+			    "und bestätigen Sie alle Berechtigungen." },
+	{ "google-no-calendar", "Das Google-Konto hat keinen Kalender, in den TerminFinder Termine "
+				"eintragen oder aus dem es belegte Zeiten lesen kann." },
 };
 
 /* "A, B fehlen" / "A fehlt" for the hint of an unconfigured provider. */
@@ -79,6 +99,8 @@ static json_t *provider_card(struct app *app, enum integration_provider p, json_
 	json_object_set_new(card, "connections", mine);
 	if (n)
 		json_object_set_new(card, "missing_text", missing_text(missing, n));
+	if (p == INTEGRATION_GOOGLE && n == 0)
+		json_object_set_new(card, "connect_google", json_true());
 	if (p == INTEGRATION_APPLE)
 		json_object_set_new(card, "connect_form", json_pack("{s:s, s:s}",
 			"apple_id", v && v->apple_id ? v->apple_id : "",
@@ -96,6 +118,18 @@ static json_t *duration_text(long long ms)
 	else
 		snprintf(s, sizeof(s), "%lld,%lld s", ms / 1000, (ms % 1000) / 100);
 	return json_string(s);
+}
+
+/* A connection that needs a new consent: the flags for its warning and reconnect button. */
+static void reauth_view(json_t *conn)
+{
+	const char *st = json_string_value(json_object_get(conn, "sync_status"));
+	const char *prov = json_string_value(json_object_get(conn, "provider"));
+	int reauth = st && strcmp(st, "reauth_required") == 0;
+
+	json_object_set_new(conn, "reauth", json_boolean(reauth));
+	json_object_set_new(conn, "reconnect_google",
+			    json_boolean(reauth && prov && strcmp(prov, "google") == 0));
 }
 
 /* The page object of one connection: integration_detail_json plus what the template needs
@@ -141,6 +175,7 @@ static json_t *connection_view(struct app *app, long long doctor_id, json_t *ite
 	json_object_set_new(conn, "stats", stats);
 	if (!json_is_true(json_object_get(conn, "show_patient_names")))
 		json_object_set_new(conn, "show_patient_names", json_false());
+	reauth_view(conn);
 	return conn;
 }
 
@@ -148,6 +183,8 @@ void integrations_page(struct app *app, struct request *req, struct response *rs
 		       const struct integrations_view *v)
 {
 	const char *ok = kv_get(&req->query, "ok");
+	const char *err = kv_get(&req->query, "err");
+	const char *gmissing[4];
 	json_t *ctx, *list, *cards, *conn, *view;
 	time_t now = time(NULL);
 	unsigned p;
@@ -175,12 +212,22 @@ void integrations_page(struct app *app, struct request *req, struct response *rs
 	json_object_set_new(ctx, "has_integrations", json_boolean(json_array_size(list) > 0));
 	if (v && v->error) {
 		json_object_set_new(ctx, "error", json_string(v->error));
+	} else if (err) {
+		for (i = 0; i < TF_ARRAY_LEN(error_notices); i++) {
+			if (strcmp(err, error_notices[i].code) == 0)
+				json_object_set_new(ctx, "error", json_string(error_notices[i].text));
+		}
 	} else if (ok) {
 		for (i = 0; i < TF_ARRAY_LEN(notices); i++) {
 			if (strcmp(ok, notices[i].code) == 0)
 				json_object_set_new(ctx, "notice", json_string(notices[i].text));
 		}
 	}
+	if (integration_provider_missing(app->conf, INTEGRATION_GOOGLE, gmissing,
+					 TF_ARRAY_LEN(gmissing)) == 0 &&
+	    resp_csp_form_action(rs, conf_get_default(app->conf, "GOOGLE_AUTH_URI",
+						       GOOGLE_DEFAULT_AUTH_URI)) < 0)
+		log_warn("GOOGLE_AUTH_URI has no usable origin: the connect form cannot reach Google");
 	page_render(app, rs, v && v->status ? v->status : 200, "integrations", ctx);
 	json_decref(ctx);
 	json_decref(list);
@@ -199,6 +246,14 @@ void integrations_back(struct response *rs, const char *code, long long id)
 		snprintf(loc, sizeof(loc), INTEGRATIONS_PATH "?ok=%s#verbindung-%lld", code, id);
 	else
 		snprintf(loc, sizeof(loc), INTEGRATIONS_PATH "?ok=%s", code);
+	resp_redirect(rs, 303, loc);
+}
+
+void integrations_back_error(struct response *rs, const char *code)
+{
+	char loc[128];
+
+	snprintf(loc, sizeof(loc), INTEGRATIONS_PATH "?err=%s", code);
 	resp_redirect(rs, 303, loc);
 }
 

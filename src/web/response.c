@@ -9,8 +9,11 @@
 #include "log.h"
 #include "response.h"
 
-#define CSP "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
-	    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+#define CSP_HEAD "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
+		 "form-action 'self'"
+#define CSP_TAIL "; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+#define CSP CSP_HEAD CSP_TAIL
+#define REDIRECT_EXTERNAL_MAX 4096
 
 static const struct {
 	int status;
@@ -56,6 +59,7 @@ void resp_reset(struct response *rs)
 	rs->status = 0;
 	rs->content_type[0] = '\0';
 	rs->has_cache = 0;
+	rs->form_origin[0] = '\0';
 }
 
 static int header_name_ok(const char *s)
@@ -94,6 +98,58 @@ int resp_redirect(struct response *rs, int status, const char *location)
 		return -1;
 	rs->status = status;
 	buf_reset(&rs->body);
+	return 0;
+}
+
+/* The length of url's "scheme://host[:port]" when it is an http(s) URL with a plain host
+ * (letters, digits, '.', '-', ':' for the port, or a bracketed IPv6 literal), else 0. */
+static size_t url_origin_len(const char *url)
+{
+	const char *h, *p;
+
+	if (strncmp(url, "https://", 8) == 0)
+		h = url + 8;
+	else if (strncmp(url, "http://", 7) == 0)
+		h = url + 7;
+	else
+		return 0;
+	for (p = h; *p && *p != '/' && *p != '?' && *p != '#'; p++) {
+		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-:[]", *p))
+			return 0;
+	}
+	if (p == h || *h == ':')
+		return 0;
+	return (size_t)(p - url);
+}
+
+int resp_redirect_external(struct response *rs, int status, const char *url)
+{
+	size_t n = url ? strlen(url) : 0;
+	size_t i;
+
+	if (n == 0 || n > REDIRECT_EXTERNAL_MAX || url_origin_len(url) == 0 || !header_value_ok(url)) {
+		log_warn("response: refused an external redirect target");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)url[i] <= 0x20 || url[i] == 0x7f)
+			return -1;
+	}
+	if (resp_header(rs, "Location", url) < 0)
+		return -1;
+	rs->status = status;
+	buf_reset(&rs->body);
+	return 0;
+}
+
+int resp_csp_form_action(struct response *rs, const char *url)
+{
+	size_t n = url ? url_origin_len(url) : 0;
+
+	if (n == 0 || n >= sizeof(rs->form_origin))
+		return -1;
+	memcpy(rs->form_origin, url, n);
+	rs->form_origin[n] = '\0';
 	return 0;
 }
 
@@ -152,8 +208,11 @@ int resp_send(struct response *rs, resp_write_fn fn, void *ud)
 	buf_init(&head, RESP_MAX_HEADERS + 4096);
 	if (buf_printf(&head, "Status: %d %s\r\n", status, http_status_text(status)) < 0 ||
 	    (rs->headers.len && buf_append(&head, rs->headers.data, rs->headers.len) < 0) ||
-	    buf_puts(&head, "Content-Security-Policy: " CSP "\r\n"
-			    "X-Content-Type-Options: nosniff\r\n"
+	    (rs->form_origin[0] ?
+	     buf_printf(&head, "Content-Security-Policy: %s %s%s\r\n", CSP_HEAD, rs->form_origin,
+			CSP_TAIL) :
+	     buf_puts(&head, "Content-Security-Policy: " CSP "\r\n")) < 0 ||
+	    buf_puts(&head, "X-Content-Type-Options: nosniff\r\n"
 			    "Referrer-Policy: same-origin\r\n"
 			    "X-Frame-Options: DENY\r\n") < 0 ||
 	    (!rs->has_cache && buf_puts(&head, "Cache-Control: no-store\r\n") < 0) ||

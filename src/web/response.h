@@ -21,6 +21,7 @@ struct response {
 	int head_only;        /* HEAD: headers only */
 	char content_type[64];/* empty: text/plain */
 	int has_cache;        /* a Cache-Control was set */
+	char form_origin[256];/* an extra form-action source (see resp_csp_form_action), or "" */
 };
 
 void resp_init(struct response *rs);
@@ -37,6 +38,16 @@ int resp_header(struct response *rs, const char *name, const char *value);
 /* Redirect (301/302/303/307/308) to a local path: must start with exactly one '/' (not "//" or
  * "/\"), and no CR/LF/controls. Returns 0, or -1 when the target is refused (rs unchanged). */
 int resp_redirect(struct response *rs, int status, const char *location);
+/* Redirect (302/303) to an absolute http(s) URL of another site (an OAuth authorization
+ * endpoint): scheme http or https, a host, no CR/LF/controls/spaces, at most 4096 bytes.
+ * Returns 0, or -1 when refused (rs unchanged). */
+int resp_redirect_external(struct response *rs, int status, const char *url);
+/* Allow the page's forms to end at origin (its POST answers with a 303 to that site, which
+ * browsers check against form-action): origin is the scheme://host[:port] of url (path dropped).
+ * The CSP becomes "... form-action 'self' ORIGIN; ...". Returns 0, or -1 when url has no
+ * acceptable origin (the CSP stays the default). */
+int resp_csp_form_action(struct response *rs, const char *url);
+
 /* Set-Cookie: NAME=VALUE; Path=/; HttpOnly; SameSite=Lax [; Secure][; Max-Age=N].
  * max_age < 0: a browser-session cookie; 0: delete it (empty value, Max-Age=0). The value must be
  * cookie-safe (base64url); returns 0, or -1 when refused. */

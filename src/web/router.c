@@ -34,6 +34,11 @@ static const struct route routes[] = {
 	 * now, disconnect, per-connection settings */
 	{ HTTP_POST, "/api/doctor/calendar-integrations/icloud", api_icloud_post,
 	  API_WRITE | ROUTE_FORM_HTML },
+	/* Google (issue 5): connect (JSON or the page's form → 303 to Google), the OAuth callback */
+	{ HTTP_POST, "/api/doctor/calendar-integrations/connect/google", api_google_connect_post,
+	  API_WRITE | ROUTE_FORM_HTML },
+	{ HTTP_GET,  "/api/doctor/calendar-integrations/callback/google", api_google_callback_get,
+	  ROUTE_LOGIN | ROUTE_DB | ROUTE_HTML },
 	{ HTTP_POST, "/api/doctor/calendar-integrations/{id}/sync", api_integration_sync_post, API_WRITE },
 	{ HTTP_DELETE, "/api/doctor/calendar-integrations/{id}", api_integration_delete, API_WRITE },
 	{ HTTP_POST, "/doctor/calendar-integrations/{id}/sync", page_integration_sync_post, LOGIN_FORM },
@@ -223,6 +228,8 @@ void router_dispatch(struct app *app, struct request *req, struct response *rs)
 		req->api = 1;
 	if (rt && (rt->flags & ROUTE_FORM_HTML) && request_is_form(req))
 		req->api = 0;   /* the page's form: answers are pages and redirects */
+	if (rt && (rt->flags & ROUTE_HTML))
+		req->api = 0;   /* a browser navigation under /api/ (OAuth callback) */
 	if (!rt) {
 		if (known) {
 			resp_header(rs, "Allow", allow.data);

@@ -37,6 +37,8 @@ enum {
 	ROUTE_AUTH_OPT = 1 << 4,/* public, but a doctor's good session or bearer token is recognised */
 	ROUTE_FORM_HTML = 1 << 5,/* an API route that also takes the page's urlencoded form: then the
 				    answers are HTML (error pages, no session → login redirect) */
+	ROUTE_HTML = 1 << 8,    /* a route under /api/ that a browser navigates to (OAuth callback):
+				   HTML answers, no session → login redirect */
 };
 
 typedef void (*route_handler)(struct app *app, struct request *req, struct response *rs);
@@ -107,6 +109,9 @@ void api_integration_delete(struct app *app, struct request *req, struct respons
 void page_integration_sync_post(struct app *app, struct request *req, struct response *rs);
 void page_integration_disconnect_post(struct app *app, struct request *req, struct response *rs);
 void page_integration_settings_post(struct app *app, struct request *req, struct response *rs);
+/* Google (api-google.c) */
+void api_google_connect_post(struct app *app, struct request *req, struct response *rs);
+void api_google_callback_get(struct app *app, struct request *req, struct response *rs);
 
 /* The integrations page (status 200, or the iCloud form's refusal with its German message and the
  * typed Apple ID and URL shown again; the password never is). */
@@ -121,6 +126,9 @@ void integrations_page(struct app *app, struct request *req, struct response *rs
 /* 303 back to the integrations page with a notice code (fixed texts in page-integrations.c) and
  * the connection's anchor (id > 0). */
 void integrations_back(struct response *rs, const char *code, long long id);
+/* 303 back to the integrations page with an error code (fixed German texts in
+ * page-integrations.c, shown as the page's alert). */
+void integrations_back_error(struct response *rs, const char *code);
 /* Connection {id} when it is the doctor's: 1 (cals, when not NULL, gets its calendars; caller
  * decrefs); else answered 404 (another doctor's or unknown) and 0, or answered 5xx and -1. */
 int integration_own(struct app *app, struct request *req, struct response *rs, long long id,

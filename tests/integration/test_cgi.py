@@ -38,6 +38,8 @@ EVIL_NAME = 'Dr. Eva <script>alert("x")</script> & Söhne'
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+# the integrations page with Google configured: its connect form ends at Google (303)
+CSP_GOOGLE_FORM = CSP.replace("form-action 'self'", "form-action 'self' https://accounts.google.com")
 
 t = Tap()
 
@@ -322,7 +324,11 @@ try:
                        "GOOGLE_REDIRECT_URI": "http://localhost:8080/api/doctor/calendar-integrations/callback/google"})
         assert r.status == 200, r
         google = r.body[r.body.index("provider-google"):r.body.index("provider-outlook")]
-        assert "Nicht eingerichtet" not in google and "Verbindung wird in Kürze freigeschaltet." in google
+        assert "Nicht eingerichtet" not in google and "Mit Google verbinden" in google, google
+        assert 'action="/api/doctor/calendar-integrations/connect/google"' in google, google
+        # the connect form's POST answers with a 303 to Google: the page's form-action allows that origin
+        assert r.header("content-security-policy") == CSP.replace(
+            "form-action 'self'", "form-action 'self' https://accounts.google.com"), r
         assert "Nicht eingerichtet: MICROSOFT_CLIENT_ID" in r.body
 
     with t.case("only the missing Google setting is named"):
@@ -621,7 +627,9 @@ try:
         for r in responses:
             if not r.complete:
                 raise AssertionError(f"incomplete CGI output: {r!r}")
-            assert r.header("content-security-policy") == CSP, r
+            assert r.header("content-security-policy") in (CSP, CSP_GOOGLE_FORM), r
+            if r.header("content-security-policy") == CSP_GOOGLE_FORM:
+                assert "/api/doctor/calendar-integrations/connect/google" in r.body, r
             assert r.header("x-content-type-options") == "nosniff", r
             assert r.header("referrer-policy") == "same-origin", r
             assert r.header("x-frame-options") == "DENY", r
