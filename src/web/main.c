@@ -18,6 +18,7 @@
 #include "log.h"
 #include "mail.h"
 #include "paths.h"
+#include "sync.h"
 #include "template.h"
 #include "web.h"
 
@@ -92,8 +93,10 @@ static int fcgi_write(void *ud, const char *p, size_t n)
 }
 
 /* One request, start to end: everything it allocates is freed before this returns. Returns the
- * appointment whose queued mails are to be sent once the answer is out, or 0. */
-static long long handle(char **envp, req_read_fn rf, void *rud, resp_write_fn wf, void *wud)
+ * appointment whose queued mails are to be sent once the answer is out, or 0; *sync_after gets
+ * the connection to sync once the answer is out (a webhook), or 0. */
+static long long handle(char **envp, req_read_fn rf, void *rud, resp_write_fn wf, void *wud,
+			long long *sync_after)
 {
 	struct request req;
 	struct response rs;
@@ -117,6 +120,7 @@ static long long handle(char **envp, req_read_fn rf, void *rud, resp_write_fn wf
 		log_warn("could not send the answer to %s %s", http_method_name(req.method),
 			 req.route ? req.route : "(no route)");
 	mail = req.mail_after;
+	*sync_after = req.sync_after;
 	request_free(&req);
 	resp_free(&rs);
 	return mail;
@@ -139,6 +143,28 @@ static void after_answer(long long appointment_id)
 	if (n < 0)
 		log_warn("mail for appointment %lld: queue not flushed (database); retried later",
 			 appointment_id);
+}
+
+/* After the answer has gone out: sync the connection a push notification named (the provider
+ * is not kept waiting; a connection another run is syncing right now is skipped and taken by the
+ * next tf-sync). */
+static void sync_after_answer(long long integration_id)
+{
+	struct sync_stats st;
+	struct db *db;
+	int r;
+
+	if (integration_id <= 0)
+		return;
+	db = app_db(&app);
+	if (!db)
+		return;
+	r = sync_integration(db, app.conf, integration_id, time(NULL), &st);
+	if (st.skipped)
+		log_info("webhook: integration %lld is being synced by another run; skipped", integration_id);
+	else if (r < 0)
+		log_warn("webhook: integration %lld could not be synced (database); tf-sync retries",
+			 integration_id);
 }
 
 /* CGI: the answer is complete once stdout is closed; point fd 1 at /dev/null so that the server
@@ -271,10 +297,12 @@ int main(int argc, char **argv)
 
 	if (cgi_mode) {
 		/* FCGX_Accept_r cannot accept on a non-socket (ENOTSOCK): one request from environ */
-		long long mail = handle(environ, cgi_read, stdin, cgi_write, stdout);
+		long long sync = 0;
+		long long mail = handle(environ, cgi_read, stdin, cgi_write, stdout, &sync);
 
 		cgi_finish_output();
 		after_answer(mail);
+		sync_after_answer(sync);
 		teardown();
 		return 0;
 	}
@@ -286,10 +314,12 @@ int main(int argc, char **argv)
 	}
 	log_info("FastCGI worker %ld ready", (long)getpid());
 	while ((rc = FCGX_Accept_r(&fr)) >= 0) {
-		long long mail = handle(fr.envp, fcgi_read, fr.in, fcgi_write, fr.out);
+		long long sync = 0;
+		long long mail = handle(fr.envp, fcgi_read, fr.in, fcgi_write, fr.out, &sync);
 
 		FCGX_Finish_r(&fr);
 		after_answer(mail);
+		sync_after_answer(sync);
 	}
 	log_info("FastCGI accept ended (%s); worker exits", strerror(rc < 0 ? -rc : rc));
 	FCGX_Free(&fr, 1);

@@ -133,6 +133,11 @@ int request_init(struct request *req, char **envp)
 	req->accept = request_env(req, "HTTP_ACCEPT");
 	req->remote_addr = request_env(req, "REMOTE_ADDR");
 	req->idempotency_key = request_env(req, "HTTP_IDEMPOTENCY_KEY");
+	req->goog_channel_id = request_env(req, "HTTP_X_GOOG_CHANNEL_ID");
+	req->goog_channel_token = request_env(req, "HTTP_X_GOOG_CHANNEL_TOKEN");
+	req->goog_resource_state = request_env(req, "HTTP_X_GOOG_RESOURCE_STATE");
+	req->goog_resource_id = request_env(req, "HTTP_X_GOOG_RESOURCE_ID");
+	req->goog_message_number = request_env(req, "HTTP_X_GOOG_MESSAGE_NUMBER");
 
 	if (path_from_env(req) < 0) {
 		str_copy(req->path, "/", sizeof(req->path));

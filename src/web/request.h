@@ -72,6 +72,16 @@ struct request {
 
 	/* set by a handler: after the answer is out, send the queued mails of this appointment */
 	long long mail_after;
+	/* set by a handler: after the answer is out, sync this calendar connection (webhooks) */
+	long long sync_after;
+
+	/* Google push notification headers (X-Goog-Channel-ID, -Channel-Token, -Resource-State,
+	 * -Resource-ID, -Message-Number), NULL when absent; unchecked (webhook-google.c checks) */
+	const char *goog_channel_id;
+	const char *goog_channel_token;
+	const char *goog_resource_state;
+	const char *goog_resource_id;
+	const char *goog_message_number;
 };
 
 /* Parse the CGI variables in envp (not copied; must outlive req). Returns 0, or the HTTP status

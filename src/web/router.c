@@ -29,6 +29,8 @@ static const struct route routes[] = {
 	{ HTTP_GET,  "/api/doctor/calendar-integrations", api_integrations_get,
 	  ROUTE_LOGIN | ROUTE_API | ROUTE_DB },
 	{ HTTP_GET,  "/healthz",                          health_get,            ROUTE_API },
+	/* push notifications from calendar providers (the handler checks channel and token) */
+	{ HTTP_POST, "/webhooks/calendar/google",         webhook_google_post,   ROUTE_WEBHOOK | ROUTE_DB },
 
 	/* calendar connections (CalDAV issue): connect iCloud/CalDAV (JSON or the page's form), sync
 	 * now, disconnect, per-connection settings */
@@ -224,7 +226,7 @@ void router_dispatch(struct app *app, struct request *req, struct response *rs)
 	buf_init(&allow, 256);
 	rs->head_only = req->method == HTTP_HEAD;
 	rt = route_find(req, &known, &allow);
-	if (rt && (rt->flags & ROUTE_API))
+	if (rt && (rt->flags & (ROUTE_API | ROUTE_WEBHOOK)))
 		req->api = 1;
 	if (rt && (rt->flags & ROUTE_FORM_HTML) && request_is_form(req))
 		req->api = 0;   /* the page's form: answers are pages and redirects */

@@ -37,6 +37,8 @@ enum {
 	ROUTE_AUTH_OPT = 1 << 4,/* public, but a doctor's good session or bearer token is recognised */
 	ROUTE_FORM_HTML = 1 << 5,/* an API route that also takes the page's urlencoded form: then the
 				    answers are HTML (error pages, no session → login redirect) */
+	ROUTE_WEBHOOK = 1 << 9, /* a provider's notification: no session, no CSRF (the handler checks the
+				   provider's own token), JSON errors without detail, never a cookie */
 	ROUTE_HTML = 1 << 8,    /* a route under /api/ that a browser navigates to (OAuth callback):
 				   HTML answers, no session → login redirect */
 };
@@ -109,6 +111,8 @@ void api_integration_delete(struct app *app, struct request *req, struct respons
 void page_integration_sync_post(struct app *app, struct request *req, struct response *rs);
 void page_integration_disconnect_post(struct app *app, struct request *req, struct response *rs);
 void page_integration_settings_post(struct app *app, struct request *req, struct response *rs);
+/* push notifications (webhook-google.c) */
+void webhook_google_post(struct app *app, struct request *req, struct response *rs);
 /* Google (api-google.c) */
 void api_google_connect_post(struct app *app, struct request *req, struct response *rs);
 void api_google_callback_get(struct app *app, struct request *req, struct response *rs);
