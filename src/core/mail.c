@@ -21,6 +21,7 @@
 #include "doctor.h"
 #include "escape.h"
 #include "ics.h"
+#include "integration.h"
 #include "log.h"
 #include "mail.h"
 #include "paths.h"
@@ -55,6 +56,8 @@
 #define MAIL_ERR_MAX        900            /* last_error is VARCHAR(1000) */
 #define REMINDER_MIN_AHEAD  (5 * 60L)
 #define REMINDER_MAX_AHEAD  (24 * 3600L)
+#define VIDEO_WAIT_DEFAULT  10                 /* minutes (TF_VIDEO_LINK_WAIT_MINUTES) */
+#define VIDEO_RECHECK       60L                /* seconds between checks while waiting */
 /* SMTP timeouts in milliseconds (libesmtp's unit); together far below MAIL_STALE_SECONDS */
 #define SMTP_TIMEOUT_SHORT  30000L
 #define SMTP_TIMEOUT_LONG   60000L
@@ -64,6 +67,8 @@ static const char *const kind_names[MAIL_KIND_MAX] = {
 	[MAIL_CANCELLATION] = "cancellation",
 	[MAIL_RESCHEDULE] = "reschedule",
 	[MAIL_REMINDER] = "reminder",
+	[MAIL_VIDEO_LINK] = "video_link",
+	[MAIL_REAUTH] = "reauth",
 };
 
 const char *mail_kind_name(enum mail_kind k)
@@ -552,14 +557,18 @@ static void boundary(const char *prefix, char *out, size_t outlen)
 		snprintf(out + n, outlen - n, "%02x", rnd[i]);
 }
 
-char *mail_compose(struct conf *c, const struct appointment *a, const struct doctor *d,
-		   const char *cancel_token, enum mail_kind kind, time_t now, char *err, size_t errlen)
+/* mail_compose; video_later: a video appointment's confirmation that goes without the link says
+ * that another mail brings it (MAIL_VIDEO_LINK). */
+static char *compose(struct conf *c, const struct appointment *a, const struct doctor *d,
+		     const char *cancel_token, enum mail_kind kind, int video_later, time_t now, char *err,
+		     size_t errlen)
 {
 	static const char *const subject_word[MAIL_KIND_MAX] = {
 		[MAIL_CONFIRMATION] = "Terminbestätigung",
 		[MAIL_CANCELLATION] = "Terminabsage",
 		[MAIL_RESCHEDULE] = "Terminänderung",
 		[MAIL_REMINDER] = "Terminerinnerung",
+		[MAIL_VIDEO_LINK] = "Link zur Videosprechstunde",
 	};
 	struct mail_settings s;
 	struct civil ls, le;
@@ -576,7 +585,7 @@ char *mail_compose(struct conf *c, const struct appointment *a, const struct doc
 	long minutes;
 	struct ics_event ev;
 
-	if ((unsigned)kind >= MAIL_KIND_MAX || !a || !d) {
+	if ((unsigned)kind >= MAIL_KIND_MAX || kind == MAIL_REAUTH || !a || !d) {
 		err_set(err, errlen, "bad arguments");
 		return NULL;
 	}
@@ -650,8 +659,11 @@ char *mail_compose(struct conf *c, const struct appointment *a, const struct doc
 	set_str(ctx, "practice_address", addr1.data);
 	json_object_set_new(ctx, "address_lines", lines);
 	set_str(ctx, "video_link", video);
-	if (a->is_video && !video && kind != MAIL_CANCELLATION)
+	if ((a->is_video || a->create_meet) && !video && kind != MAIL_CANCELLATION) {
 		json_object_set_new(ctx, "video_pending", json_true());
+		if (video_later)
+			json_object_set_new(ctx, "video_later", json_true());
+	}
 	set_str(ctx, "cancel_url", cancel_url);
 	set_str(ctx, "booking_url", booking_url);
 	if (strcmp(a->cancelled_by, "doctor") == 0)
@@ -787,6 +799,12 @@ out:
 	return out;
 }
 
+char *mail_compose(struct conf *c, const struct appointment *a, const struct doctor *d,
+		   const char *cancel_token, enum mail_kind kind, time_t now, char *err, size_t errlen)
+{
+	return compose(c, a, d, cancel_token, kind, 0, now, err, errlen);
+}
+
 /* ------------------------------------------------------------------ building from the database */
 
 /* The cancel token of an appointment, decrypted with CALENDAR_ENCRYPTION_KEY into out (or "" when
@@ -833,7 +851,7 @@ static int load_cancel_token(struct db *db, struct conf *c, long long id, char *
 }
 
 static char *build_message(struct db *db, struct conf *c, long long id, enum mail_kind kind,
-			   time_t now, char *err, size_t errlen)
+			   int video_later, time_t now, char *err, size_t errlen)
 {
 	struct appointment *a = xcalloc(1, sizeof(*a));
 	struct doctor *d = xcalloc(1, sizeof(*d));
@@ -858,7 +876,7 @@ static char *build_message(struct db *db, struct conf *c, long long id, enum mai
 		err_set(err, errlen, "database error loading appointment %lld", id);
 		goto out;
 	}
-	msg = mail_compose(c, a, d, token, kind, now, err, errlen);
+	msg = compose(c, a, d, token, kind, video_later, now, err, errlen);
 out:
 	explicit_bzero(token, sizeof(token));
 	free(a);
@@ -870,7 +888,7 @@ char *mail_build(struct db *db, struct conf *c, long long appointment_id, enum m
 		 time_t now)
 {
 	char err[512];
-	char *msg = build_message(db, c, appointment_id, kind, now, err, sizeof(err));
+	char *msg = build_message(db, c, appointment_id, kind, 0, now, err, sizeof(err));
 
 	if (!msg)
 		log_error("mail: %s", err);
@@ -1206,7 +1224,7 @@ out:
 
 enum tf_err mail_enqueue(struct db *db, long long appointment_id, enum mail_kind kind, int seq)
 {
-	if ((unsigned)kind >= MAIL_KIND_MAX || appointment_id <= 0 || seq < 0)
+	if ((unsigned)kind >= MAIL_KIND_MAX || kind == MAIL_REAUTH || appointment_id <= 0 || seq < 0)
 		return TF_ERR_INVALID;
 	return db_exec(db, STMT_MAIL_ENQUEUE,
 		       DB_ARGS(DBP_INT(appointment_id), DBP_TEXT(mail_kind_name(kind)), DBP_INT(seq)),
@@ -1247,6 +1265,160 @@ static int finish_unsent(struct db *db, long long id, int give_up, time_t next, 
 			       DBP_INT(id)), NULL, NULL) == TF_OK ? 0 : -1;
 }
 
+/* A claimed row that could not be built or sent: back off, or give up after MAIL_MAX_ATTEMPTS. */
+static int retry_later(struct db *db, long long id, enum mail_kind kind, long long target, const char *err,
+		       time_t now, struct mail_flush_result *r)
+{
+	struct db_rows st;
+	long long attempts;
+
+	r->failed++;
+	if (db_query_one(db, STMT_MAIL_ATTEMPTS, DB_ARGS(DBP_INT(id)), &st) < 0)
+		return -1;
+	attempts = db_cell_int(&st, 0, 0, MAIL_MAX_ATTEMPTS);
+	db_rows_free(&st);
+	if (attempts >= MAIL_MAX_ATTEMPTS) {
+		log_error("mail %lld (%s, %lld): giving up after %lld attempts: %s", id, mail_kind_name(kind),
+			  target, attempts, err);
+		return finish_unsent(db, id, 1, now, err);
+	}
+	log_warn("mail %lld (%s, %lld): attempt %lld failed, retry in %ld s: %s", id, mail_kind_name(kind),
+		 target, attempts, backoff_seconds((long)attempts), err);
+	return finish_unsent(db, id, 0, now + backoff_seconds((long)attempts), err);
+}
+
+/* Does the confirmation of appointment id wait for its video link? 1: wait until *until (a
+ * connection that makes links still has to push it, within TF_VIDEO_LINK_WAIT_MINUTES of the
+ * booking); 0: send now (*later = 1 when the link will come in another mail); -1 database error. */
+static int video_wait(struct db *db, struct conf *c, long long id, time_t now, int *later, time_t *until)
+{
+	struct db_rows rows;
+	long long awaited, created;
+	long wait;
+	int q;
+
+	*later = 0;
+	*until = now;
+	q = db_query_one(db, STMT_MAIL_VIDEO_AWAITED, DB_ARGS(DBP_INT(id)), &rows);
+	if (q < 0)
+		return -1;
+	if (q == 0)
+		return 0;
+	awaited = db_cell_int(&rows, 0, 0, 0);
+	created = db_cell_int(&rows, 0, 1, 0);
+	db_rows_free(&rows);
+	if (awaited <= 0)
+		return 0;
+	if (conf_get_long(c, "TF_VIDEO_LINK_WAIT_MINUTES", VIDEO_WAIT_DEFAULT, 0, 1440, &wait, NULL, 0) < 0) {
+		log_warn("mail: TF_VIDEO_LINK_WAIT_MINUTES is malformed, using %d", VIDEO_WAIT_DEFAULT);
+		wait = VIDEO_WAIT_DEFAULT;
+	}
+	*later = 1;
+	if ((long long)now >= created + wait * 60)
+		return 0;
+	*until = (time_t)(created + wait * 60);
+	return 1;
+}
+
+/* The doctor's mail about a connection that needs a new consent (text/plain, German). */
+static char *reauth_message(struct conf *c, const char *to, const char *doctor_name, const char *provider,
+			    const char *account, int keep, time_t now, char *err, size_t errlen)
+{
+	struct mail_settings s;
+	struct buf text = { 0 }, msg = { 0 }, crlf = { 0 };
+	char url[1200], rfcdate[40], rnd[32], tdir[4096], name[DOCTOR_NAME_MAX + 1], acct[300];
+	const char *title = integration_provider_title(integration_provider_parse(provider));
+	json_t *ctx;
+	char *out = NULL;
+
+	if (settings_load(c, 0, &s, err, errlen) < 0)
+		return NULL;
+	header_clean(doctor_name, name, sizeof(name));
+	header_clean(account, acct, sizeof(acct));
+	snprintf(url, sizeof(url), "%s/doctor/calendar-integrations", s.base_url);
+	ctx = json_object();
+	set_str(ctx, "doctor_name", name);
+	set_str(ctx, "provider_title", title);
+	set_str(ctx, "account_email", acct);
+	set_str(ctx, "integrations_url", url);
+	if (keep)
+		json_object_set_new(ctx, "policy_keep", json_true());
+	paths_data_sub(c, "templates", tdir, sizeof(tdir));
+	if (render(tdir, "mail-reauth-text", ctx, &text, err, errlen) < 0)
+		goto out;
+	mail_date_rfc5322(now, rfcdate);
+	crypto_random_token(15, rnd, sizeof(rnd));
+	buf_init(&msg, MAIL_MSG_MAX);
+	buf_init(&crlf, MAIL_PART_MAX * 2);
+	if (mail_header_address(&msg, "From", s.from_name[0] ? s.from_name : "TerminFinder", s.from_addr) < 0 ||
+	    mail_header_address(&msg, "To", name, to) < 0 ||
+	    mail_header_text(&msg, "Subject", "Kalenderverbindung unterbrochen – bitte erneut verbinden") < 0 ||
+	    buf_printf(&msg, "Date: %s\r\n", rfcdate) < 0 ||
+	    buf_printf(&msg, "Message-ID: <%s.reauth@%s>\r\n", rnd, strchr(s.from_addr, '@') + 1) < 0 ||
+	    buf_puts(&msg, "MIME-Version: 1.0\r\nAuto-Submitted: auto-generated\r\n"
+			   "X-Auto-Response-Suppress: All\r\n"
+			   "Content-Type: text/plain; charset=utf-8\r\n"
+			   "Content-Transfer-Encoding: base64\r\n\r\n") < 0 ||
+	    put_crlf(&crlf, text.data) < 0 || !crlf.data || put_base64(&msg, crlf.data, crlf.len) < 0) {
+		err_set(err, errlen, "the doctor's mail is too large or a header is not valid");
+		goto out;
+	}
+	out = buf_detach(&msg);
+out:
+	json_decref(ctx);
+	buf_free(&text);
+	buf_free(&msg);
+	buf_free(&crlf);
+	return out;
+}
+
+/* Send one claimed 'reauth' row (seq = the connection's outage number). 0, or -1 (database). */
+static int process_reauth(struct db *db, struct conf *c, long long id, long long seq, time_t now,
+			  struct mail_flush_result *r)
+{
+	struct db_rows st;
+	char err[1024], to[DOCTOR_EMAIL_MAX + 1], name[DOCTOR_NAME_MAX + 1], provider[16], account[255];
+	const char *skip = NULL;
+	char *msg;
+	int found, keep;
+
+	found = db_query_one(db, STMT_MAIL_REAUTH_STATE, DB_ARGS(DBP_INT(id)), &st);
+	if (found < 0)
+		return -1;
+	if (found == 0) {
+		r->skipped++;
+		return finish_unsent(db, id, 1, now, "not sent: the connection no longer exists");
+	}
+	if (!db_cell(&st, 0, 0) || strcmp(db_cell(&st, 0, 0), "reauth_required") != 0 ||
+	    db_cell_int(&st, 0, 1, -1) != seq)
+		skip = "not sent: the connection was renewed meanwhile";
+	str_copy(provider, db_cell(&st, 0, 2) ? db_cell(&st, 0, 2) : "", sizeof(provider));
+	str_copy(account, db_cell(&st, 0, 3) ? db_cell(&st, 0, 3) : "", sizeof(account));
+	str_copy(to, db_cell(&st, 0, 4) ? db_cell(&st, 0, 4) : "", sizeof(to));
+	str_copy(name, db_cell(&st, 0, 5) ? db_cell(&st, 0, 5) : "", sizeof(name));
+	keep = !db_cell(&st, 0, 6) || strcmp(db_cell(&st, 0, 6), "free") != 0;
+	db_rows_free(&st);
+	if (skip) {
+		r->skipped++;
+		log_info("mail %lld (reauth): %s", id, skip);
+		return finish_unsent(db, id, 1, now, skip);
+	}
+	msg = reauth_message(c, to, name, provider, account, keep, now, err, sizeof(err));
+	if (msg) {
+		enum tf_err rc = mail_send(c, to, msg, err, sizeof(err));
+
+		free(msg);
+		if (rc == TF_OK) {
+			if (db_exec(db, STMT_MAIL_MARK_SENT, DB_ARGS(DBP_INT(now), DBP_INT(id)), NULL, NULL) != TF_OK)
+				return -1;
+			r->sent++;
+			log_info("mail %lld (reauth) sent to the doctor", id);
+			return 0;
+		}
+	}
+	return retry_later(db, id, MAIL_REAUTH, 0, err, now, r);
+}
+
 /* Send one claimed row. Returns 0, or -1 when the database failed (the row then stays 'sending'
  * and is claimed again after MAIL_STALE_SECONDS). */
 static int process_claimed(struct db *db, struct conf *c, long long id, long long appt_id,
@@ -1255,10 +1427,13 @@ static int process_claimed(struct db *db, struct conf *c, long long id, long lon
 	struct db_rows st;
 	char err[1024], email[BOOKING_EMAIL_MAX + 1];
 	const char *skip = NULL, *status;
-	long long start, resched, reminded, attempts;
+	long long start, resched, reminded;
+	time_t until;
+	int found, later = 0;
 	char *msg;
-	int found;
 
+	if (kind == MAIL_REAUTH)
+		return process_reauth(db, c, id, seq, now, r);
 	found = db_query_one(db, STMT_MAIL_APPT_STATE, DB_ARGS(DBP_INT(appt_id)), &st);
 	if (found < 0)
 		return -1;
@@ -1280,13 +1455,37 @@ static int process_claimed(struct db *db, struct conf *c, long long id, long lon
 	else if (kind != MAIL_CANCELLATION && start <= (long long)now)
 		skip = "not sent: the appointment has already begun";
 	db_rows_free(&st);
+	if (!skip && kind == MAIL_VIDEO_LINK) {
+		struct appointment *a = xcalloc(1, sizeof(*a));
+
+		found = appointment_by_id(db, appt_id, a);
+		if (found > 0 && !video_link_ok(a->video_link))
+			skip = "not sent: the appointment has no video link";
+		free(a);
+		if (found < 0)
+			return -1;
+	}
 	if (skip) {
 		r->skipped++;
 		log_info("mail %lld (%s, appointment %lld): %s", id, mail_kind_name(kind), appt_id, skip);
 		return finish_unsent(db, id, 1, now, skip);
 	}
+	if (kind == MAIL_CONFIRMATION) {
+		found = video_wait(db, c, appt_id, now, &later, &until);
+		if (found < 0)
+			return -1;
+		if (found > 0) {
+			/* the video link is on its way: check again in a minute (not an attempt) */
+			log_info("mail %lld (confirmation, appointment %lld): waiting for the video link", id,
+				 appt_id);
+			return db_exec(db, STMT_MAIL_DEFER,
+				       DB_ARGS(DBP_INT(until < now + VIDEO_RECHECK ? until : now + VIDEO_RECHECK),
+					       DBP_TEXT("waiting for the video link"), DBP_INT(id)),
+				       NULL, NULL) == TF_OK ? 0 : -1;
+		}
+	}
 
-	msg = build_message(db, c, appt_id, kind, now, err, sizeof(err));
+	msg = build_message(db, c, appt_id, kind, later, now, err, sizeof(err));
 	if (msg) {
 		enum tf_err rc = mail_send(c, email, msg, err, sizeof(err));
 
@@ -1299,26 +1498,17 @@ static int process_claimed(struct db *db, struct conf *c, long long id, long lon
 			    db_exec(db, STMT_MAIL_REMINDER_DONE, DB_ARGS(DBP_INT(now), DBP_INT(appt_id)),
 				    NULL, NULL) != TF_OK)
 				return -1;
+			/* sent without the link: if it arrived meanwhile, the follow-up goes now */
+			if (later && db_exec(db, STMT_SYNC_VIDEO_FOLLOWUP, DB_ARGS(DBP_INT(appt_id)), NULL, NULL) !=
+			    TF_OK)
+				return -1;
 			r->sent++;
-			log_info("mail %lld (%s, appointment %lld) sent", id, mail_kind_name(kind),
-				 appt_id);
+			log_info("mail %lld (%s, appointment %lld) sent%s", id, mail_kind_name(kind),
+				 appt_id, later ? " without the video link (it follows)" : "");
 			return 0;
 		}
 	}
-	/* not built or not sent: back off, or give up after MAIL_MAX_ATTEMPTS */
-	r->failed++;
-	if (db_query_one(db, STMT_MAIL_ATTEMPTS, DB_ARGS(DBP_INT(id)), &st) < 0)
-		return -1;
-	attempts = db_cell_int(&st, 0, 0, MAIL_MAX_ATTEMPTS);
-	db_rows_free(&st);
-	if (attempts >= MAIL_MAX_ATTEMPTS) {
-		log_error("mail %lld (%s, appointment %lld): giving up after %lld attempts: %s", id,
-			  mail_kind_name(kind), appt_id, attempts, err);
-		return finish_unsent(db, id, 1, now, err);
-	}
-	log_warn("mail %lld (%s, appointment %lld): attempt %lld failed, retry in %ld s: %s", id,
-		 mail_kind_name(kind), appt_id, attempts, backoff_seconds((long)attempts), err);
-	return finish_unsent(db, id, 0, now + backoff_seconds((long)attempts), err);
+	return retry_later(db, id, kind, appt_id, err, now, r);
 }
 
 long mail_flush_ex(struct db *db, struct conf *c, long long appointment_id, long limit, time_t now,

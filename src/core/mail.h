@@ -9,7 +9,11 @@
 #include "db.h"
 #include "util.h"
 
-enum mail_kind { MAIL_CONFIRMATION, MAIL_CANCELLATION, MAIL_RESCHEDULE, MAIL_REMINDER, MAIL_KIND_MAX };
+/* MAIL_VIDEO_LINK: the video link of an appointment whose confirmation went out before the link
+ * existed (queued by the sync engine). MAIL_REAUTH: to the doctor, a connection needs a new consent
+ * (queued by the sync engine with doctor_id/integration_id; mail_enqueue does not take it). */
+enum mail_kind { MAIL_CONFIRMATION, MAIL_CANCELLATION, MAIL_RESCHEDULE, MAIL_REMINDER, MAIL_VIDEO_LINK,
+		 MAIL_REAUTH, MAIL_KIND_MAX };
 const char *mail_kind_name(enum mail_kind k);   /* the mail_queue.kind enum value */
 
 /* Queue a mail for an appointment inside the caller's transaction. (appointment, kind, seq) is
@@ -17,7 +21,14 @@ const char *mail_kind_name(enum mail_kind k);   /* the mail_queue.kind enum valu
  * exactly-once. seq: 0, or a counter for kinds that may repeat (reschedules). */
 enum tf_err mail_enqueue(struct db *db, long long appointment_id, enum mail_kind kind, int seq);
 
-/* Send due queued mails: each row is claimed atomically (pending → sending) so overlapping runs
+/* Video appointments (services.is_video or create_meet) whose doctor has a connection that makes
+ * video links (Google/Outlook) with a receiving calendar: the confirmation waits while that push is
+ * pending and the appointment has no link, at most TF_VIDEO_LINK_WAIT_MINUTES (default 10, 0 = do
+ * not wait) after the booking, re-checked every minute (the deferral does not count as an
+ * attempt). After the wait it goes without the link and says another mail brings it; the engine
+ * queues MAIL_VIDEO_LINK when the link arrives (and mail_flush does, when the link arrived while
+ * that confirmation was being sent).
+ * Send due queued mails: each row is claimed atomically (pending → sending) so overlapping runs
  * on one or several hosts never send one twice; success → sent; failure → pending again with
  * exponential back-off (1, 2, 4 ... minutes, capped at 6 h) and last_error; after 10 attempts → failed.
  * appointment_id > 0: only that appointment's mails (the web app right after a booking's commit).

@@ -98,6 +98,8 @@ struct prov_ctx {
 				       conference (Meet/Teams) for the event; the engine stores it on
 				       the appointment and frees it */
 	int video_pending;          /* push_upsert: a conference was asked for but is not ready yet */
+	int stop_run;               /* set by the provider when this connection's run must end now
+				       (Google quotaExceeded): the engine stops pushing and pulling */
 };
 
 struct provider_ops {

@@ -408,6 +408,7 @@ static enum prov_status g_call(struct gctx *g, const char *method, const char *u
 		log_error("google: integration %lld: quotaExceeded (Calendar usage limits exceeded): this run ends",
 			  g->c->integration_id);
 		set_error(g->c, MSG_QUOTA);
+		g->c->stop_run = 1;
 		ps = PROV_ERROR;
 	} else if (retryable(rs->status, reason)) {
 		set_error(g->c, MSG_RETRY);
@@ -772,6 +773,10 @@ static enum prov_status google_push_upsert(struct prov_ctx *c, const char *cal, 
 		log_warn("google: appointment %lld: the Meet conference is still pending", e->appointment_id);
 	last_ctx = c;
 	str_copy(last_link, m == 1 ? link : "", sizeof(last_link));
+	/* the engine stores the link on the appointment; pending: it pushes again on the next run */
+	free(c->video_link);
+	c->video_link = m == 1 ? xstrdup(link) : NULL;
+	c->video_pending = m == 0;
 	tag = json_string_value(json_object_get(ev, "etag"));
 	*new_remote_id = xstrdup(id && *id ? id : (remote_id && *remote_id ? remote_id : eid));
 	*new_etag = xstrdup(tag ? tag : "");

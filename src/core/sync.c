@@ -1,4 +1,20 @@
-/* sync.c: the sync engine: push the outbox to connected calendars, pull busy time, record statistics. */
+/* sync.c: the sync engine: push the outbox to connected calendars, pull busy time, record statistics.
+ *
+ * Beyond sync.h's rules (issue 5):
+ * - Video links: a video service (is_video) or create_meet asks the provider for a conference
+ *   (prov_event.create_meet) until the appointment has a link. A link the push returns
+ *   (ctx.video_link) is stored on the appointment once; a waiting confirmation mail becomes due at
+ *   once, and if the confirmation already went without it, one 'video_link' mail is queued. A
+ *   conference still pending keeps the mapping 'pending' (with the event's id), so the next run
+ *   pushes again (an update, which reads the conference) -- for at most a day after the booking.
+ * - A connection entering reauth_required (credentials refused, e.g. invalid_grant) gets its
+ *   doctor's broken_calendar_policy applied ('keep': the last busy blocks stay and last_error says
+ *   so; 'free': busy blocks, objects and cursors go) and ONE 'reauth' mail per outage
+ *   (calendar_integrations.reauth_count numbers the outages), all in one transaction with the status.
+ * - ctx.stop_run (Google quotaExceeded) ends the connection's run at once with the reason logged.
+ * - After the pull, channels_ensure opens missing push channels (providers with ops->watch); a
+ *   calendar left without one counts as an error of the run. Disconnect stops the channels and
+ *   revokes the credentials (ops->revoke) before the row goes. */
 #include "config.h"
 
 #include <stdint.h>
@@ -8,6 +24,7 @@
 #include <time.h>
 
 #include "booking.h"
+#include "channels.h"
 #include "crypto.h"
 #include "ics.h"
 #include "integration.h"
@@ -25,12 +42,15 @@
 #define OBJECT_ID_MAX        2048
 #define ETAG_MAX             1024
 #define CURSOR_MAX           2048
+#define VIDEO_PENDING_MAX    86400     /* a pending Meet is asked for again for a day after booking */
 
 static const char msg_auth[] = "Anmeldung beim Kalender fehlgeschlagen – bitte erneut verbinden.";
 static const char msg_decrypt[] =
 	"Die gespeicherten Zugangsdaten können nicht gelesen werden – bitte erneut verbinden.";
 static const char msg_db[] = "Interner Fehler bei der Synchronisierung (Datenbank). Es wird später erneut versucht.";
 static const char msg_provider[] = "Dieser Kalenderanbieter wird nicht unterstützt.";
+static const char msg_channel[] = "Für einen Kalender konnte kein Benachrichtigungskanal eingerichtet werden; "
+				  "Änderungen werden bis dahin nur bei der regelmäßigen Synchronisierung gesehen.";
 static const char msg_push[] = "Ein Termin konnte nicht in den Kalender übertragen werden; es wird später erneut versucht.";
 
 static const struct provider_ops *provider_override;
@@ -218,7 +238,43 @@ static void build_event(struct run *r, const struct appointment *a, char *uid, s
 	e->description = desc;
 	e->location = r->conn.practice_address[0] ? r->conn.practice_address : NULL;
 	e->video_link = a->video_link[0] ? a->video_link : NULL;
-	e->create_meet = a->create_meet;
+	/* a video service or the patient's wish: the provider makes the conference (Meet) when it can */
+	e->create_meet = (a->create_meet || a->is_video) && !a->video_link[0];
+}
+
+/* The push made a video link: store it on the appointment (once); when the patient's confirmation
+ * already went out without it, queue the follow-up mail with the link (mail.c). */
+static int video_link_store(struct run *r, long long appointment_id, const char *link)
+{
+	unsigned long long n = 0;
+
+	if (strlen(link) > 2048 || strncmp(link, "https://", 8) != 0) {
+		log_warn("sync: integration %lld: appointment %lld: the video link is not usable; not stored",
+			 r->conn.id, appointment_id);
+		return 0;
+	}
+	if (db_exec(r->db, STMT_SYNC_VIDEO_LINK_SET, DB_ARGS(DBP_TEXT(link), DBP_INT(appointment_id)), &n, NULL) !=
+	    TF_OK)
+		return -1;
+	if (n == 0)
+		return 0;
+	log_info("sync: integration %lld: appointment %lld: video link stored", r->conn.id, appointment_id);
+	if (db_exec(r->db, STMT_SYNC_VIDEO_CONFIRM_DUE, DB_ARGS(DBP_INT(appointment_id)), NULL, NULL) != TF_OK)
+		return -1;
+	n = 0;
+	if (db_exec(r->db, STMT_SYNC_VIDEO_FOLLOWUP, DB_ARGS(DBP_INT(appointment_id)), &n, NULL) != TF_OK)
+		return -1;
+	if (n)
+		log_info("sync: appointment %lld: the confirmation went out without the link; follow-up queued",
+			 appointment_id);
+	return 0;
+}
+
+static void ctx_video_reset(struct prov_ctx *c)
+{
+	free(c->video_link);
+	c->video_link = NULL;
+	c->video_pending = 0;
 }
 
 /* Bring this connection's copy of one appointment up to date (see sync.h for the rules). */
@@ -323,6 +379,7 @@ static enum push_res push_one(struct run *r, long long appointment_id)
 				   DBP_INT(m.id)), NULL, NULL) != TF_OK) {
 		goto db_fail;
 	}
+	ctx_video_reset(&r->ctx);
 	s = r->ops->push_upsert(&r->ctx, cal_remote, &ev, m.remote_id[0] ? m.remote_id : NULL,
 				m.etag[0] ? m.etag : NULL, &new_remote, &new_etag);
 	if (s == PROV_NOT_FOUND && m.remote_id[0]) {
@@ -334,6 +391,21 @@ static enum push_res push_one(struct run *r, long long appointment_id)
 	}
 	if (s != PROV_OK) {
 		res = push_failed(r, appointment_id, s);
+		goto out;
+	}
+	if (r->ctx.video_link && video_link_store(r, appointment_id, r->ctx.video_link) < 0)
+		goto db_fail;
+	if (ev.create_meet && !r->ctx.video_link && r->ctx.video_pending && r->now < a.created_at + VIDEO_PENDING_MAX) {
+		/* the conference is not ready yet: the mapping stays pending (with where the event is), so
+		 * the next run pushes again and reads the link; the confirmation mail waits for it */
+		if (db_exec(r->db, STMT_SYNC_MAPPING_REMOTE,
+			    DB_ARGS(DBP_TEXT(new_remote ? new_remote : m.remote_id),
+				    DBP_TEXT(new_etag && strlen(new_etag) <= ETAG_MAX ? new_etag : ""), DBP_INT(m.id)),
+			    NULL, NULL) != TF_OK)
+			goto db_fail;
+		r->st->pushed++;
+		log_info("sync: integration %lld: appointment %lld in the calendar, its video link is pending",
+			 r->conn.id, appointment_id);
 		goto out;
 	}
 	if (db_exec(r->db, STMT_SYNC_MAPPING_SYNCED,
@@ -416,7 +488,7 @@ static void push_phase(struct run *r)
 		r->db_failed = 1;
 		return;
 	}
-	for (i = 0; i < rows.nrows && !r->auth_failed && !r->db_failed; i++) {
+	for (i = 0; i < rows.nrows && !r->auth_failed && !r->db_failed && !r->ctx.stop_run; i++) {
 		long long aid = db_cell_int(&rows, i, 0, 0), max_id = db_cell_int(&rows, i, 1, 0);
 
 		res = push_one(r, aid);
@@ -426,7 +498,7 @@ static void push_phase(struct run *r)
 			r->db_failed = 1;
 	}
 	db_rows_free(&rows);
-	if (r->auth_failed || r->db_failed || !r->recv)
+	if (r->auth_failed || r->db_failed || r->ctx.stop_run || !r->recv)
 		return;
 	/* 2. catch-up: what this connection lacks without an open outbox row (a new calendar) */
 	if (db_query(r->db, STMT_SYNC_CATCHUP,
@@ -435,7 +507,7 @@ static void push_phase(struct run *r)
 		r->db_failed = 1;
 		return;
 	}
-	for (i = 0; i < rows.nrows && !r->auth_failed && !r->db_failed; i++)
+	for (i = 0; i < rows.nrows && !r->auth_failed && !r->db_failed && !r->ctx.stop_run; i++)
 		push_one(r, db_cell_int(&rows, i, 0, 0));
 	db_rows_free(&rows);
 }
@@ -898,7 +970,7 @@ static void pull_phase(struct run *r)
 {
 	size_t i;
 
-	for (i = 0; i < r->ncals && !r->auth_failed && !r->db_failed; i++) {
+	for (i = 0; i < r->ncals && !r->auth_failed && !r->db_failed && !r->ctx.stop_run; i++) {
 		struct cal *k = &r->cals[i];
 
 		if (!k->blocks) {
@@ -985,6 +1057,46 @@ fail:
 	return -1;
 }
 
+/* A connection that needs a new consent: the doctor's policy for its busy time (doctors.
+ * broken_calendar_policy: 'keep' leaves the last known busy blocks, so a broken calendar never
+ * shows as free; 'free' deletes them and the cursors, so a reconnect pulls the calendars whole),
+ * said in last_error; on entering the state (entering != 0) one mail to the doctor per outage
+ * (mail_queue (integration, 'reauth', reauth_count) is unique; mail.c sends it). Runs inside the
+ * caller's transaction. Returns 0 or -1. */
+static int reauth_policy(struct run *r, int entering)
+{
+	static const char note_keep[] = " Die zuletzt bekannten belegten Zeiten dieses Kalenders bleiben "
+					"blockiert, bis die Verbindung erneuert ist.";
+	static const char note_free[] = " Belegte Zeiten dieses Kalenders werden bis zur erneuten Verbindung "
+					"nicht berücksichtigt.";
+	struct db_rows rows;
+	int q, free_busy = 0;
+	size_t n;
+
+	q = db_query_one(r->db, STMT_SYNC_BROKEN_POLICY, DB_ARGS(DBP_INT(r->conn.doctor_id)), &rows);
+	if (q < 0)
+		return -1;
+	if (q) {
+		free_busy = db_cell(&rows, 0, 0) && strcmp(db_cell(&rows, 0, 0), "free") == 0;
+		db_rows_free(&rows);
+	}
+	if (free_busy && (db_exec(r->db, STMT_SYNC_FREE_BUSY, DB_ARGS(DBP_INT(r->conn.id)), NULL, NULL) != TF_OK ||
+			  db_exec(r->db, STMT_SYNC_FREE_OBJECTS, DB_ARGS(DBP_INT(r->conn.id)), NULL, NULL) != TF_OK ||
+			  db_exec(r->db, STMT_SYNC_FREE_CURSORS, DB_ARGS(DBP_INT(r->conn.id)), NULL, NULL) != TF_OK))
+		return -1;
+	n = strlen(r->first_error);
+	if (n + sizeof(note_free) < sizeof(r->first_error))
+		str_copy(r->first_error + n, free_busy ? note_free : note_keep, sizeof(r->first_error) - n);
+	if (!entering)
+		return 0;
+	if (db_exec(r->db, STMT_SYNC_REAUTH_COUNT, DB_ARGS(DBP_INT(r->conn.id)), NULL, NULL) != TF_OK ||
+	    db_exec(r->db, STMT_SYNC_REAUTH_MAIL, DB_ARGS(DBP_INT(r->conn.id)), NULL, NULL) != TF_OK)
+		return -1;
+	log_warn("sync: integration %lld needs a new consent (busy time: %s); the doctor is told by mail",
+		 r->conn.id, free_busy ? "freed" : "kept");
+	return 0;
+}
+
 static int unclaim(struct db *db, long long id, time_t now)
 {
 	int rc = 0;
@@ -1066,8 +1178,18 @@ int sync_integration(struct db *db, struct conf *c, long long integration_id, ti
 		r.db_failed = 1;
 	} else {
 		push_phase(&r);
-		if (!r.auth_failed && !r.db_failed)
+		if (!r.auth_failed && !r.db_failed && !r.ctx.stop_run)
 			pull_phase(&r);
+		if (!r.auth_failed && !r.db_failed && !r.ctx.stop_run) {
+			/* push notifications (Google events.watch) for the blocking calendars just pulled;
+			 * providers without them: nothing happens */
+			r.ctx.error[0] = '\0';
+			if (channels_ensure(db, &r.ctx, r.ops, integration_id, now) < 0)
+				run_error(&r, msg_channel);
+		}
+		if (r.ctx.stop_run)
+			log_warn("sync: integration %lld: the provider ended this run: %s", integration_id,
+				 r.first_error[0] ? r.first_error : "(no reason given)");
 		if (r.ctx.creds_changed && !r.auth_failed &&
 		    integration_store_credentials(db, c, integration_id, r.conn.creds, err, sizeof(err)) != TF_OK) {
 			log_error("sync: integration %lld: refreshed credentials not stored: %s", integration_id, err);
@@ -1099,6 +1221,19 @@ int sync_integration(struct db *db, struct conf *c, long long integration_id, ti
 			    DB_ARGS(DBP_INT((long long)now), DBP_INT((long long)now + interval * 60),
 				    DBP_INT(integration_id)), NULL, NULL) != TF_OK)
 			ret = -1;
+	} else if (strcmp(status, "reauth_required") == 0) {
+		/* policy, mail and status together: a crash in between never mails twice */
+		if (db_begin(db) != TF_OK ||
+		    reauth_policy(&r, strcmp(r.conn.sync_status, "reauth_required") != 0) < 0 ||
+		    db_exec(db, STMT_SYNC_STATUS_FAIL,
+			    DB_ARGS(DBP_TEXT(status), DBP_TEXT(r.first_error), DBP_INT(ran), DBP_INT((long long)now),
+				    DBP_INT((long long)now + interval * 60), DBP_INT(integration_id)),
+			    NULL, NULL) != TF_OK ||
+		    db_commit(db) != TF_OK) {
+			db_rollback(db);
+			ret = -1;
+		}
+		str_copy(stats->last_error, r.first_error, sizeof(stats->last_error));
 	} else if (db_exec(db, STMT_SYNC_STATUS_FAIL,
 			   DB_ARGS(DBP_TEXT(status), DBP_TEXT(r.first_error), DBP_INT(ran), DBP_INT((long long)now),
 				   DBP_INT((long long)now + interval * 60), DBP_INT(integration_id)),
@@ -1121,6 +1256,7 @@ int sync_integration(struct db *db, struct conf *c, long long integration_id, ti
 release:
 	if (unclaim(db, integration_id, now) < 0)
 		ret = -1;
+	ctx_video_reset(&r.ctx);
 	cals_free(&r);
 	integration_conn_free(&r.conn);
 	return ret;
@@ -1158,6 +1294,16 @@ enum tf_err integration_disconnect(struct db *db, struct conf *c, long long doct
 		return TF_ERR_NOTFOUND;
 	}
 	ops = provider_override ? provider_override : provider_find(conn.provider);
+	memset(&ctx, 0, sizeof(ctx));
+	if (conf_get_long(c, "TF_SYNC_HORIZON_DAYS", 120, 1, 3650, &horizon, NULL, 0) < 0)
+		horizon = 120;
+	ctx.conf = c;
+	ctx.integration_id = id;
+	ctx.creds = conn.creds;
+	ctx.state = conn.state;
+	ctx.horizon_days = (int)horizon;
+	ctx.now = time(NULL);
+	ctx.timezone = conn.timezone;
 	if (remove_events && (q < 0 || !conn.creds || !ops)) {
 		log_warn("integration %lld: our events cannot be removed from the calendar (%s)", id,
 			 q < 0 ? why : "no credentials or unknown provider");
@@ -1168,16 +1314,6 @@ enum tf_err integration_disconnect(struct db *db, struct conf *c, long long doct
 			err_set(err, errlen, "database error");
 			return TF_ERR_DB;
 		}
-		memset(&ctx, 0, sizeof(ctx));
-		if (conf_get_long(c, "TF_SYNC_HORIZON_DAYS", 120, 1, 3650, &horizon, NULL, 0) < 0)
-			horizon = 120;
-		ctx.conf = c;
-		ctx.integration_id = id;
-		ctx.creds = conn.creds;
-		ctx.state = conn.state;
-		ctx.horizon_days = (int)horizon;
-		ctx.now = time(NULL);
-		ctx.timezone = conn.timezone;
 		for (i = 0; i < rows.nrows; i++) {
 			const char *etag = db_cell(&rows, i, 2);
 
@@ -1198,6 +1334,21 @@ enum tf_err integration_disconnect(struct db *db, struct conf *c, long long doct
 			 id, rows.nrows, failed, ctx.requests);
 		db_rows_free(&rows);
 	}
+	/* the push channels stop before the credentials go (channels.stop needs them); without
+	 * credentials they are only marked stopped */
+	if (q != 0 && channels_stop_all(db, &ctx, conn.creds ? ops : NULL, id) < 0)
+		log_warn("integration %lld: some push channels could not be stopped at the provider", id);
+	/* the provider forgets us: the credentials are revoked there (Google: the whole grant), so
+	 * a copy of the tokens anywhere is worthless; a failure is logged and does not stop it */
+	if (q > 0 && conn.creds && ops && ops->revoke) {
+		st = ops->revoke(&ctx);
+		if (st == PROV_OK)
+			log_info("integration %lld: credentials revoked at the provider", id);
+		else
+			log_warn("integration %lld: revoking the credentials at the provider failed: %s", id,
+				 prov_status_name(st));
+	}
+	ctx_video_reset(&ctx);
 	integration_conn_free(&conn);
 	if (remote_failed)
 		*remote_failed = failed;

@@ -238,6 +238,7 @@ with t.case("Meet: pending, then the link"):
 	r = run("upsert", creds=creds, cal=primary, event=dict(ev, appointment_id=APPT + 1, create_meet=True))
 	assert r["status"] == "ok", r
 	assert r["video_link"] and r["video_link"].startswith("https://meet.google.com/"), r
+	assert r["ctx_video_link"] == r["video_link"] and r["video_pending"] is False, r
 	stored = [e for e in g.events(EMAIL, primary) if e["id"] == r["remote_id"]][0]
 	assert stored["conferenceData"]["createRequest"]["conferenceSolutionKey"]["type"] == "hangoutsMeet", stored
 	meet_id = r["remote_id"]
@@ -245,6 +246,7 @@ with t.case("Meet: pending, then the link"):
 with t.case("no Meet asked for: no conference, no link"):
 	r = run("upsert", creds=creds, cal=primary, event=dict(ev, appointment_id=APPT + 2))
 	assert r["status"] == "ok" and r["video_link"] is None, r
+	assert r["ctx_video_link"] is None and r["video_pending"] is False, r
 	stored = [e for e in g.events(EMAIL, primary) if e["id"] == r["remote_id"]][0]
 	assert "conferenceData" not in stored, stored
 

@@ -184,6 +184,11 @@ int main(void)
 		json_object_set_new(out, "etag", etag ? json_string(etag) : json_null());
 		json_object_set_new(out, "video_link", link ? json_string(link) : json_null());
 		json_object_set_new(out, "event_id", json_string(eid));
+		/* what the engine gets: the same link in ctx.video_link, video_pending while Meet is pending */
+		json_object_set_new(out, "ctx_video_link", ctx.video_link ? json_string(ctx.video_link) : json_null());
+		json_object_set_new(out, "video_pending", json_boolean(ctx.video_pending));
+		free(ctx.video_link);
+		ctx.video_link = NULL;
 		free(rid);
 		free(etag);
 	} else if (!strcmp(op, "delete")) {
