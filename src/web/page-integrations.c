@@ -40,6 +40,7 @@ static const struct {
 	{ "sync-running", "Diese Verbindung wird gerade schon synchronisiert. Bitte versuchen Sie es "
 			  "gleich noch einmal." },
 	{ "settings",     "Die Kalender-Einstellungen wurden gespeichert." },
+	{ "policy",       "Die Einstellung für ausgefallene Kalender-Verbindungen wurde gespeichert." },
 };
 
 /* Error messages after a redirect (err=CODE): fixed texts, shown as the page's alert. */
@@ -179,18 +180,35 @@ static json_t *connection_view(struct app *app, long long doctor_id, json_t *ite
 	return conn;
 }
 
+/* The doctor's broken_calendar_policy: "keep" or "free" into out; 0, or -1 on a database error. */
+static int broken_policy(struct app *app, long long doctor_id, char out[8])
+{
+	struct db_rows r;
+	int rc = db_query_one(app_db(app), STMT_WEB_BROKEN_POLICY_GET, DB_ARGS(DBP_INT(doctor_id)), &r);
+
+	if (rc < 0)
+		return -1;
+	str_copy(out, rc == 1 && db_cell(&r, 0, 0) && strcmp(db_cell(&r, 0, 0), "free") == 0 ?
+		 "free" : "keep", 8);
+	if (rc == 1)
+		db_rows_free(&r);
+	return 0;
+}
+
 void integrations_page(struct app *app, struct request *req, struct response *rs,
 		       const struct integrations_view *v)
 {
 	const char *ok = kv_get(&req->query, "ok");
 	const char *err = kv_get(&req->query, "err");
 	const char *gmissing[4];
+	char policy[8];
 	json_t *ctx, *list, *cards, *conn, *view;
 	time_t now = time(NULL);
 	unsigned p;
 	size_t i;
 
-	list = integration_list_json(app_db(app), req->doctor_id, 1);
+	list = broken_policy(app, req->doctor_id, policy) < 0 ? NULL :
+	       integration_list_json(app_db(app), req->doctor_id, 1);
 	if (!list) {
 		error_respond(app, req, rs, app_db_error_status(app), NULL);
 		return;
@@ -210,6 +228,8 @@ void integrations_page(struct app *app, struct request *req, struct response *rs
 		json_array_append_new(cards, provider_card(app, (enum integration_provider)p, list, v));
 	json_object_set_new(ctx, "providers", cards);
 	json_object_set_new(ctx, "has_integrations", json_boolean(json_array_size(list) > 0));
+	json_object_set_new(ctx, "policy_keep", json_boolean(strcmp(policy, "keep") == 0));
+	json_object_set_new(ctx, "policy_free", json_boolean(strcmp(policy, "free") == 0));
 	if (v && v->error) {
 		json_object_set_new(ctx, "error", json_string(v->error));
 	} else if (err) {
@@ -343,4 +363,23 @@ void page_integration_settings_post(struct app *app, struct request *req, struct
 		error_respond(app, req, rs, 404, "Diese Kalender-Verbindung gibt es nicht.");
 	else
 		error_respond(app, req, rs, app_db_error_status(app), NULL);
+}
+
+void page_integrations_policy_post(struct app *app, struct request *req, struct response *rs)
+{
+	const char *v = request_field(req, "broken_calendar_policy");
+	unsigned long long affected = 0;
+
+	if (!v || (strcmp(v, "keep") != 0 && strcmp(v, "free") != 0)) {
+		error_respond(app, req, rs, 400, "Bitte wählen Sie, was mit den belegten Zeiten einer "
+			      "ausgefallenen Kalender-Verbindung geschehen soll.");
+		return;
+	}
+	if (db_exec(app_db(app), STMT_WEB_BROKEN_POLICY_SET, DB_ARGS(DBP_TEXT(v), DBP_INT(req->doctor_id)),
+		    &affected, NULL) != TF_OK) {
+		error_respond(app, req, rs, app_db_error_status(app), NULL);
+		return;
+	}
+	log_info("doctor %lld: broken calendar policy %s", req->doctor_id, v);
+	integrations_back(rs, "policy", 0);
 }

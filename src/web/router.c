@@ -43,6 +43,7 @@ static const struct route routes[] = {
 	  ROUTE_LOGIN | ROUTE_DB | ROUTE_HTML },
 	{ HTTP_POST, "/api/doctor/calendar-integrations/{id}/sync", api_integration_sync_post, API_WRITE },
 	{ HTTP_DELETE, "/api/doctor/calendar-integrations/{id}", api_integration_delete, API_WRITE },
+	{ HTTP_POST, "/doctor/calendar-integrations/policy", page_integrations_policy_post, LOGIN_FORM },
 	{ HTTP_POST, "/doctor/calendar-integrations/{id}/sync", page_integration_sync_post, LOGIN_FORM },
 	{ HTTP_POST, "/doctor/calendar-integrations/{id}/disconnect", page_integration_disconnect_post,
 	  LOGIN_FORM },

@@ -116,6 +116,8 @@ void webhook_google_post(struct app *app, struct request *req, struct response *
 /* Google (api-google.c) */
 void api_google_connect_post(struct app *app, struct request *req, struct response *rs);
 void api_google_callback_get(struct app *app, struct request *req, struct response *rs);
+/* the doctor's broken-calendar policy (page-integrations.c) */
+void page_integrations_policy_post(struct app *app, struct request *req, struct response *rs);
 
 /* The integrations page (status 200, or the iCloud form's refusal with its German message and the
  * typed Apple ID and URL shown again; the password never is). */

@@ -378,6 +378,40 @@ try:
         assert sql(f"SELECT sync_status, last_error IS NULL FROM calendar_integrations WHERE id={GID}") == "active\t1"
         assert "Erneut mit Google verbinden" not in page(EVA).body
 
+    with t.case("broken-calendar policy: default 'keep' (checked, reauth card says the busy time stays blocked)"):
+        assert sql(f"SELECT broken_calendar_policy FROM doctors WHERE id={EVA_ID}") == "keep"
+        DB.sql(f"UPDATE calendar_integrations SET sync_status='reauth_required' WHERE id={GID}")
+        r = page(EVA)
+        assert re.search(r'id="policy-keep" name="broken_calendar_policy" type="radio" value="keep" checked', r.body), r.body
+        assert not re.search(r'value="free" checked', r.body)
+        assert 'action="/doctor/calendar-integrations/policy"' in r.body
+        li = r.body[r.body.index(f'id="verbindung-{GID}"'):]
+        assert "bleiben gesperrt" in li and "wurden freigegeben" not in li, li[:3000]
+
+    with t.case("policy 'free' saved through the form; the reauth card says the busy time is released"):
+        r = cgi("POST", "/doctor/calendar-integrations/policy", form={"csrf_token": EVA_TOK,
+                "broken_calendar_policy": "free"}, cookies=EVA)
+        assert r.status == 303 and r.header("location") == "/doctor/calendar-integrations?ok=policy", r
+        assert sql(f"SELECT broken_calendar_policy FROM doctors WHERE id={EVA_ID}") == "free"
+        assert sql(f"SELECT broken_calendar_policy FROM doctors WHERE id={BOB_ID}") == "keep"
+        r = page(EVA, "ok=policy")
+        assert "ausgefallene Kalender-Verbindungen wurde gespeichert" in r.body, r.body[:2000]
+        assert re.search(r'value="free" checked', r.body) and not re.search(r'value="keep" checked', r.body)
+        li = r.body[r.body.index(f'id="verbindung-{GID}"'):]
+        assert "wurden freigegeben" in li and "bleiben gesperrt" not in li, li[:3000]
+
+    with t.case("policy: unknown value → 400, missing CSRF → 403, no session → login; the value is unchanged"):
+        r = cgi("POST", "/doctor/calendar-integrations/policy", form={"csrf_token": EVA_TOK,
+                "broken_calendar_policy": "'; DROP TABLE doctors; --"}, cookies=EVA)
+        assert r.status == 400 and "ausgefallenen Kalender-Verbindung" in r.body, r
+        r = cgi("POST", "/doctor/calendar-integrations/policy", form={"broken_calendar_policy": "keep"}, cookies=EVA)
+        assert r.status == 403, r
+        r = cgi("POST", "/doctor/calendar-integrations/policy", form={"csrf_token": EVA_TOK,
+                "broken_calendar_policy": "keep"}, cookies={"tf_csrf": EVA["tf_csrf"]})
+        assert r.status == 303 and r.header("location") == "/doctor/login", r
+        assert sql(f"SELECT broken_calendar_policy FROM doctors WHERE id={EVA_ID}") == "free"
+        DB.sql(f"UPDATE calendar_integrations SET sync_status='active' WHERE id={GID}")
+
     with t.case("Bob sees none of Eva's Google connection"):
         r = page(BOB)
         assert ACCOUNT not in r.body and f"verbindung-{GID}" not in r.body
