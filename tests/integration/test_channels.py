@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 
 SRCDIR = os.environ.get("TF_SRCDIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILDDIR = os.environ.get("TF_BUILDDIR") or os.getcwd()
@@ -313,15 +314,20 @@ with t.case("tf-renew: channels expiring within 48 h are replaced, new channel f
     r = tool(RENEW)
     assert r.returncode == 0 and "tf-renew: channels=2 renewed=2 failed=0" in r.stdout, (r.stdout, r.stderr[-3000:])
     log = [x for x in g.request_log(since=mark) if x["path"].startswith("/calendar/v3/")]
-    order = [("watch", x["body"]["id"]) if x["path"].endswith("/events/watch") else ("stop", x["body"]["id"])
-             for x in log if x["path"].endswith("/events/watch") or x["path"].endswith("/channels/stop")]
-    stops = [i for i, (k, cid) in enumerate(order) if k == "stop"]
-    assert sorted(cid for k, cid in order if k == "stop") == sorted(old), order
-    assert len([1 for k, _ in order if k == "watch"]) == 2, order
-    # per calendar: its new channel's watch comes before the old channel's stop
-    for i in stops:
-        assert any(k == "watch" for k, _ in order[:i]), order
-    assert order[0][0] == "watch", order
+    cal_of_path = {f"/calendar/v3/calendars/{rid}/events/watch": CAL_ID[rid] for rid in (PRIMARY, PRAXIS)}
+    order = []   # (kind, calendar id)
+    for x in log:
+        if x["path"].endswith("/events/watch"):
+            p = urllib.parse.unquote(x["path"])
+            order.append(("watch", cal_of_path.get(p, p)))
+        elif x["path"].endswith("/channels/stop"):
+            order.append(("stop", int(old[x["body"]["id"]][0])))
+    assert sorted(c for k, c in order if k == "stop") == sorted(int(x[0]) for x in old.values()), order
+    assert sorted(c for k, c in order if k == "watch") == sorted([CAL_ID[PRIMARY], CAL_ID[PRAXIS]]), order
+    # per calendar: its new channel's watch comes before its old channel's stop
+    for i, (k, c) in enumerate(order):
+        if k == "stop":
+            assert ("watch", c) in order[:i], order
     new = {x[1]: x for x in live_rows()}
     assert len(new) == 2 and not set(new) & set(old), (new, old)
     for cid in old:
