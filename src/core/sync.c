@@ -1085,7 +1085,7 @@ static int reauth_policy(struct run *r, int entering)
 			  db_exec(r->db, STMT_SYNC_FREE_CURSORS, DB_ARGS(DBP_INT(r->conn.id)), NULL, NULL) != TF_OK))
 		return -1;
 	n = strlen(r->first_error);
-	if (n + sizeof(note_free) < sizeof(r->first_error))
+	if (n + strlen(free_busy ? note_free : note_keep) < sizeof(r->first_error))
 		str_copy(r->first_error + n, free_busy ? note_free : note_keep, sizeof(r->first_error) - n);
 	if (!entering)
 		return 0;

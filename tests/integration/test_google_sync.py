@@ -361,6 +361,11 @@ try:
 		msgs = inbox.new()
 		assert len(msgs) == 1 and "nicht berücksichtigt" in text_of(msgs[0]), [text_of(m) for m in msgs]
 
+	with t.case("after a pull every blocking calendar has a push channel (channels_ensure)"):
+		chans = [c for c in g.channel_list() if c["active"] and c["calendarId"] == ANA]
+		assert len(chans) == 1 and chans[0]["address"] == "https://praxis.example/webhooks/calendar/google", chans
+		assert q(f"SELECT COUNT(*) FROM google_channels WHERE integration_id = {integ} AND stopped_at IS NULL") == "1"
+
 	with t.case("quotaExceeded ends the connection's run: no further calendar requests, reason logged"):
 		doc_c = new_doctor("carl")
 		g.add_calendar(CARL, "zweit@group.calendar.google.com", summary="Zweit")
@@ -376,6 +381,28 @@ try:
 		assert "quotaExceeded" in r.stderr and "ended this run" in r.stderr, r.stderr[-2000:]
 		assert sync(integ_c).returncode == 0
 		assert integ_row(integ_c)[0] == "active"
+
+	with t.case("disconnect (DELETE through the app in CGI mode): channels stopped, the grant revoked at Google"):
+		app = os.path.join(BUILDDIR, "tf-calendar.fcgi")
+		assert os.access(app, os.X_OK), app
+		from cgiapp import CgiApp
+		A = CgiApp(app, ADMIN, ENV["TF_CONFIG"])
+		token = A.admin("token", "arzt-carl@praxis.example")
+		enc = integ_row(integ_c)[2]
+		refresh = json.loads(FERNET.decrypt(enc.encode()))["refresh_token"]
+		n0 = len(g.request_log())
+		r = A.cgi("DELETE", f"/api/doctor/calendar-integrations/{integ_c}",
+			  headers={"Authorization": "Bearer " + token})
+		assert r.status == 200, (r.status, r.body[:500])
+		log = g.request_log(since=n0)
+		revokes = [x for x in log if x["path"] == "/revoke"]
+		assert len(revokes) == 1 and revokes[0]["status"] == 200, revokes
+		stops = [i for i, x in enumerate(log) if x["path"].endswith("/channels/stop")]
+		assert len(stops) == 2 and all(i < log.index(revokes[0]) for i in stops), [x["path"] for x in log]
+		assert q(f"SELECT COUNT(*) FROM calendar_integrations WHERE id = {integ_c}") == "0"
+		assert not [c for c in g.channel_list() if c["active"] and c["calendarId"] in (CARL,
+			    "zweit@group.calendar.google.com")], g.channel_list()
+		assert refresh not in r.stderr and refresh not in "".join(stderr_seen)
 finally:
 	g.stop()
 	sink.stop()
