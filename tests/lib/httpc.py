@@ -122,10 +122,13 @@ def csrf_of(resp):
     return None
 
 
-def security_header_problems(resp, html_page):
-    """What is wrong with the security headers of a response ([] when nothing)."""
+def security_header_problems(resp, html_page, form_origins=()):
+    """What is wrong with the security headers of a response ([] when nothing). form_origins: origins
+    the page's form-action may name besides 'self' (the integrations page lets its "Mit Google
+    verbinden" form's 303 reach Google's authorization origin when Google is configured)."""
     problems = []
-    if resp.header("Content-Security-Policy") != CSP:
+    allowed = {CSP} | {CSP.replace("form-action 'self'", f"form-action 'self' {o}") for o in form_origins}
+    if resp.header("Content-Security-Policy") not in allowed:
         problems.append(f"Content-Security-Policy: {resp.header('Content-Security-Policy')!r}")
     csp = resp.header("Content-Security-Policy") or ""
     if "unsafe-inline" in csp or "frame-ancestors 'none'" not in csp:

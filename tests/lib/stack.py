@@ -20,8 +20,10 @@ Library use (from a test; make check sets TF_SRCDIR and TF_BUILDDIR):
         st.radicale                         # tests/lib/radicale.py's Radicale (None with caldav=False)
         st.caldav_url, st.caldav_user, st.caldav_password   # its URL and the user "praxis"
         st.caldav_calendars                 # {"praxis": "Praxis", "privat": "Privat"} (VEVENT calendars)
+        st.google                           # tests/fakes/google.py's FakeGoogle (None unless google=True)
+        st.google_url                       # its base URL (OAuth, Calendar API, /_fake/ control)
 
-Stack(dir, workers=N, settings={...}, smtp=True, caldav=True, nginx_args=[...]): settings are extra
+Stack(dir, workers=N, settings={...}, smtp=True, caldav=True, google=False, nginx_args=[...]): settings are extra
 lines of the app's config file; smtp=False runs no sink (and sets no SMTP_*); caldav=False runs no
 Radicale; nginx_args go to scripts/nginx-conf.sh (e.g. ["--burst", "tf_booking=200"] to let a test's
 concurrent bookings through).
@@ -32,12 +34,18 @@ port; storage in DIR/radicale/collections/collection-root/praxis/) with the user
 password) and two VEVENT calendars, "praxis" (Praxis) and "privat" (Privat); nothing is connected:
 tests connect through the app. The config sets TF_LOCK_DIR=DIR/run (tf-sync's lock file) and
 TF_HTTP_TIMEOUT=20; http://127.0.0.1 CalDAV URLs are allowed by the app without TF_CALDAV_ALLOW_HTTP.
+google=True runs the fake Google (tests/fakes/google.py, in this process, a free loopback port; the
+consent knob on "page": the German consent page with "Zulassen") and points the app at it:
+GOOGLE_CLIENT_ID/SECRET (the fake's client), GOOGLE_REDIRECT_URI = BASE_URL + the callback path (the
+one redirect URI the fake accepts), GOOGLE_AUTH_URI/TOKEN_URI/REVOKE_URI/API_BASE/USERINFO_URI and
+TF_HTTP_BACKOFF_MS=50. BASE_URL is nginx's address, so the fake's push sender reaches the app's
+webhook (BASE_URL/webhooks/calendar/google) through nginx like Google would.
 
 Command line:
     python3 tests/lib/stack.py serve DIR [--workers N] [--builddir DIR] [--info FILE] [--no-smtp]
-                                         [--no-caldav] [--set KEY=VALUE]... [--nginx-arg ARG]...
+                                         [--no-caldav] [--google] [--set KEY=VALUE]... [--nginx-arg ARG]...
         starts the stack, prints one JSON line (base_url, email, password, slug, mail_dir, logs,
-        pids, caldav_url, caldav_user, caldav_password, caldav_storage) to stdout
+        pids, caldav_url, caldav_user, caldav_password, caldav_storage, google_url) to stdout
         (and to FILE when given), then waits until SIGTERM or SIGINT and stops it.
 
 The nginx configuration is derived from nginx.conf.example by scripts/nginx-conf.sh (the same
@@ -72,9 +80,11 @@ _SETTING_PREFIXES = ("TF_DB_", "GOOGLE_", "MICROSOFT_", "SMTP_", "OPENAI_", "TF_
 _SETTINGS = ("TF_CONFIG", "TF_DATA_DIR", "TF_SECRET_KEY", "TF_SESSION_TTL", "TF_LOG_LEVEL",
              "TF_TIMEZONE", "CALENDAR_ENCRYPTION_KEY", "BASE_URL", "MAIL_FROM",
              "TF_SLOT_STEP_MINUTES", "TF_LEAD_TIME_MINUTES", "TF_BOOKING_HORIZON_DAYS",
-             "TF_HTTP_TIMEOUT", "TF_LOCK_DIR", "TF_CALDAV_ALLOW_HTTP")
+             "TF_HTTP_TIMEOUT", "TF_LOCK_DIR", "TF_CALDAV_ALLOW_HTTP", "TF_HTTP_BACKOFF_MS",
+             "TF_VIDEO_LINK_WAIT_MINUTES")
 CALDAV_USER = "praxis"
 CALDAV_CALENDARS = {"praxis": "Praxis", "privat": "Privat"}
+GOOGLE_CALLBACK = "/api/doctor/calendar-integrations/callback/google"
 
 
 def debian_python():
@@ -154,7 +164,7 @@ def _kill_wait(pids, sig=signal.SIGTERM, timeout=10):
 
 class Stack:
     def __init__(self, dir, srcdir=None, builddir=None, workers=1, settings=None, smtp=True,
-                 nginx_args=None, caldav=True):
+                 nginx_args=None, caldav=True, google=False):
         self.dir = os.path.abspath(dir)
         self.srcdir = os.path.abspath(srcdir or os.environ.get("TF_SRCDIR")
                                       or os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -173,6 +183,9 @@ class Stack:
         self.caldav_user = CALDAV_USER
         self.caldav_password = None
         self.caldav_calendars = dict(CALDAV_CALENDARS)
+        self.want_google = google
+        self.google = None
+        self.google_url = None
         self.run_dir = os.path.join(self.dir, "run")
         self.log_dir = os.path.join(self.dir, "log")
         self.nginx_dir = os.path.join(self.dir, "nginx")
@@ -260,6 +273,22 @@ class Stack:
     def caldav_request(self, method, path, body=None, headers=None):
         """One authenticated request to Radicale as the stack's user: (status, headers, body bytes)."""
         return self.radicale.request(method, path, self.caldav_user, self.caldav_password, body, headers)
+
+    # ------------------------------------------------------------------ Google (tests/fakes/google.py)
+    def google_start(self):
+        """Start the fake Google with BASE_URL's callback as its one redirect URI; returns the settings
+        that point the app at it."""
+        sys.path.insert(0, os.path.join(self.srcdir, "tests", "fakes"))
+        from google import FakeGoogle
+        self.google = FakeGoogle(port=0, redirect_uris=[self.base_url + GOOGLE_CALLBACK]).start()
+        self.google_url = self.google.base_url
+        s = {"GOOGLE_CLIENT_ID": FakeGoogle.DEFAULT_CLIENT_ID,
+             "GOOGLE_CLIENT_SECRET": FakeGoogle.DEFAULT_CLIENT_SECRET,
+             "GOOGLE_REDIRECT_URI": self.base_url + GOOGLE_CALLBACK,
+             "GOOGLE_USERINFO_URI": self.google_url + "/oauth2/v3/userinfo",
+             "TF_HTTP_BACKOFF_MS": "50"}
+        s.update(self.google.env())
+        return s
 
     # ------------------------------------------------------------------ SMTP sink
     def smtp_start(self, timeout=20):
@@ -392,6 +421,9 @@ class Stack:
             self.smtp_start()
         if self.caldav:
             self.caldav_start()
+        if self.want_google:
+            for k, v in self.google_start().items():
+                self.settings.setdefault(k, v)
         self._write_config()
 
         self.admin("migrate", check=True)
@@ -491,6 +523,9 @@ class Stack:
         self.smtp_stop()
         if self.radicale is not None:
             self.radicale.stop()
+        if self.google is not None:
+            self.google.stop()
+            self.google = None
         if self.db is not None:
             self.db.stop()
             self.db = None
@@ -505,7 +540,8 @@ class Stack:
                 "caldav_url": self.caldav_url, "caldav_user": self.caldav_user if self.caldav else None,
                 "caldav_password": self.caldav_password,
                 "caldav_calendars": self.caldav_calendars if self.caldav else None,
-                "caldav_storage": (os.path.dirname(self.caldav_dir()) if self.radicale else None)}
+                "caldav_storage": (os.path.dirname(self.caldav_dir()) if self.radicale else None),
+                "google_url": self.google_url}
 
     def __enter__(self):
         return self.start()
@@ -525,6 +561,7 @@ def _serve(argv):
     p.add_argument("--info", help="also write the JSON line to this file (written last, atomically)")
     p.add_argument("--no-smtp", action="store_true", help="run no SMTP sink")
     p.add_argument("--no-caldav", action="store_true", help="run no Radicale")
+    p.add_argument("--google", action="store_true", help="run the fake Google and point the app at it")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="an extra line for the app's config file")
     p.add_argument("--nginx-arg", action="append", default=[], metavar="ARG",
@@ -543,7 +580,7 @@ def _serve(argv):
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     st = Stack(a.dir, srcdir=a.srcdir, builddir=a.builddir, workers=a.workers, settings=settings,
-               smtp=not a.no_smtp, nginx_args=a.nginx_arg, caldav=not a.no_caldav)
+               smtp=not a.no_smtp, nginx_args=a.nginx_arg, caldav=not a.no_caldav, google=a.google)
     try:
         st.start()
         line = json.dumps(st.info())
