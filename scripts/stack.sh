@@ -204,10 +204,17 @@ PYEOF
 	say "CalDAV (radicale, tests/lib/radicale.py) on 127.0.0.1:$CALDAV_PORT"
 }
 
-# connect_caldav: connect the demo doctor to the demo calendar once, through the app's API.
+# connect_caldav: connect the demo doctor to the demo calendar once, through the app's API
+# (.stack/radicale/connected records it: a connection the developer removed with "Trennen" stays
+# removed; delete that file to have the next start connect it again).
 connect_caldav() {
 	have=$(printf "SELECT c.id FROM calendar_integrations c JOIN doctors d ON d.id = c.doctor_id WHERE d.email='%s' AND c.provider='apple' ORDER BY c.id LIMIT 1;\n" "$DEMO_EMAIL" |
 	       mariadb --no-defaults --socket="$ST/mariadb/mysql.sock" -uroot --batch --skip-column-names terminfinder)
+	CALDAV_ID=
+	if [ -z "$have" ] && [ -f "$ST/radicale/connected" ]; then
+		say "the demo calendar was disconnected (rm .stack/radicale/connected to connect it again on the next start)"
+		return
+	fi
 	if [ -z "$have" ]; then
 		token=$(appenv "$BUILD/tf-admin" token "$DEMO_EMAIL" --ttl 600) || die "tf-admin token failed"
 		# the password is base64url (rand): nothing to escape in JSON
@@ -221,6 +228,7 @@ connect_caldav() {
 		say "connected the demo doctor to $CALDAV_URL$CALDAV_USER/$CALDAV_CAL/ (connection $have)"
 	fi
 	CALDAV_ID=$have
+	echo "$CALDAV_ID" >"$ST/radicale/connected"
 	if appenv "$BUILD/tf-sync" --integration "$CALDAV_ID" >"$LOG/tf-sync.out" 2>>"$LOG/tf-sync.log"; then
 		say "$(cat "$LOG/tf-sync.out")"
 	else
@@ -276,6 +284,8 @@ do_start() {
 	wait_http
 	wait_port "$SMTP_PORT" "the mail sink" "$RUN/smtp.pid"
 	connect_caldav
+	caldav_state="not connected"
+	[ -z "${CALDAV_ID:-}" ] || caldav_state="connection $CALDAV_ID"
 	slug=$(printf "SELECT slug FROM doctors WHERE email='%s';\n" "$DEMO_EMAIL" |
 	       mariadb --no-defaults --socket="$ST/mariadb/mysql.sock" -uroot --batch --skip-column-names terminfinder)
 	cat <<EOF
@@ -283,7 +293,7 @@ do_start() {
   TerminFinder Kalender runs:   $BASE_URL/doctor/login
   Demo login:                   $DEMO_EMAIL  /  $(head -n 1 "$ST/demo-password")
   CalDAV server (radicale):     $CALDAV_URL  user $CALDAV_USER  /  $(cat "$ST/radicale/password")
-  Demo calendar (connected):    $CALDAV_URL$CALDAV_USER/$CALDAV_CAL/  (connection $CALDAV_ID; storage .stack/radicale/collections/collection-root/$CALDAV_USER/$CALDAV_CAL/)
+  Demo calendar:                $CALDAV_URL$CALDAV_USER/$CALDAV_CAL/  ($caldav_state; storage .stack/radicale/collections/collection-root/$CALDAV_USER/$CALDAV_CAL/)
   Calendar sync (cron's job):   TF_CONFIG=.stack/terminfinder.env build/stack/tf-sync   (or "Jetzt synchronisieren")
   Patient booking page:         $BASE_URL/termin/$slug
   Mail sink (SMTP):             127.0.0.1:$SMTP_PORT  -> every mail is a file in .stack/mail/
