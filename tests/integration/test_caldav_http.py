@@ -2,8 +2,8 @@
 
 The stack (tests/lib/stack.py) runs Radicale with the user "praxis" and the calendars Praxis and
 Privat. Connecting: a wrong password through the API and the page form (422, German, no row), the
-page form (303) and the API (201 with the calendars; the same account again is a reconnect of the
-same row). A patient books through POST /api/appointments, tf-sync (the binary, with the stack's
+API (201 with the calendars; then DELETE), the page form (303), and the API again (a reconnect of
+the same row). A patient books through POST /api/appointments, tf-sync (the binary, with the stack's
 config) pushes it: the event is on Radicale (PROPFIND + GET: SUMMARY "Termin (TerminFinder)", no
 patient name or e-mail, the booked UTC times); the cancel link cancels it and the next tf-sync
 deletes it. An event PUT into Radicale by another client makes the slot disappear from the slots
@@ -215,6 +215,23 @@ def main(st, seen):
         assert "ganz-falsch-123" not in r.text
         assert R.count("SELECT COUNT(*) FROM calendar_integrations") == 0
 
+    with t.case("API: the right password → 201 {id, provider apple, account, calendars Praxis + Privat}"):
+        r = R.api("POST", ICLOUD, {"apple_id": user, "app_password": pw, "caldav_url": url})
+        assert r.status == 201, r
+        j = r.json()
+        assert j["provider"] == "apple" and j["account_email"] == user, j
+        assert sorted(c["name"] for c in j["calendars"]) == ["Praxis", "Privat"], j
+        assert all(c["can_write"] and c["blocks_availability"] for c in j["calendars"]), j
+        assert sum(1 for c in j["calendars"] if c["receives_appointments"]) == 1, j
+        assert R.count(f"SELECT COUNT(*) FROM calendar_integrations WHERE id = {int(j['id'])} "
+                       f"AND doctor_id = {R.doc}") == 1
+        first = int(j["id"])
+
+    with t.case("DELETE /api/doctor/calendar-integrations/{id} (events kept) → 200 {deleted: true}, row gone"):
+        r = R.api("DELETE", f"/api/doctor/calendar-integrations/{first}")
+        assert r.status == 200 and r.json() == {"deleted": True}, r
+        assert R.count("SELECT COUNT(*) FROM calendar_integrations") == 0
+
     iid = None
     with t.case("page form: the right password → 303 back to the page with a notice; one row"):
         r = R.form(ICLOUD, {"apple_id": user, "app_password": pw, "caldav_url": url})
@@ -232,11 +249,7 @@ def main(st, seen):
         r = R.api("POST", ICLOUD, {"apple_id": user, "app_password": pw, "caldav_url": url + "/"})
         assert r.status == 201, r
         j = r.json()
-        assert j["id"] == iid and j["provider"] == "apple" and j["account_email"] == user, j
-        names = sorted(c["name"] for c in j["calendars"])
-        assert names == ["Praxis", "Privat"], j
-        assert all(c["can_write"] and c["blocks_availability"] for c in j["calendars"]), j
-        assert sum(1 for c in j["calendars"] if c["receives_appointments"]) == 1, j
+        assert j["id"] == iid and sorted(c["name"] for c in j["calendars"]) == ["Praxis", "Privat"], j
         assert R.count("SELECT COUNT(*) FROM calendar_integrations") == 1
 
     cals = dict((n, int(i)) for i, n in (ln.split("\t") for ln in R.sql(
