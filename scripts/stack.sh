@@ -16,6 +16,9 @@
 #   .stack/radicale/          CalDAV server (radicale via tests/lib/radicale.py): config, users, password,
 #                             radicale.log, storage collections/collection-root/demo/praxis/
 #   .stack/mail/              mail sink (tests/lib/smtpsink.py over aiosmtpd): one file per received mail
+#   fake Google               tests/fakes/google.py on 127.0.0.1:8091 (OAuth consent page, Calendar API,
+#                             push sender to BASE_URL/webhooks/calendar/google; log .stack/log/google.log):
+#                             the GOOGLE_* settings point at it, so "Mit Google verbinden" works locally
 # The demo doctor is connected once to the demo user's calendar "Praxis" through the app's own API
 # (POST /api/doctor/calendar-integrations/icloud with a `tf-admin token`), and every start runs
 # tf-sync once for that connection.
@@ -36,6 +39,8 @@ CALDAV_USER=demo
 CALDAV_CAL=praxis
 CALDAV_URL="http://127.0.0.1:$CALDAV_PORT/"
 SMTP_PORT=8025
+GOOGLE_PORT=8091
+GOOGLE_URL="http://127.0.0.1:$GOOGLE_PORT"
 WORKERS=2
 # Debian's python3 (python3-aiosmtpd, radicale) even when another python3 comes first in PATH.
 DEBPY=/usr/bin/python3
@@ -84,7 +89,7 @@ build() {
 		"$TOP/configure" -q
 	fi
 	say "make"
-	make -s -j2 tf-calendar.fcgi tf-admin tf-remind tf-sync >"$LOG/build.log" 2>&1 || { tail -n 40 "$LOG/build.log" >&2; die "build failed (log: .stack/log/build.log)"; }
+	make -s -j2 tf-calendar.fcgi tf-admin tf-remind tf-sync tf-renew >"$LOG/build.log" 2>&1 || { tail -n 40 "$LOG/build.log" >&2; die "build failed (log: .stack/log/build.log)"; }
 	cd "$TOP"
 }
 
@@ -112,6 +117,15 @@ SMTP_HOST=127.0.0.1
 SMTP_PORT=$SMTP_PORT
 SMTP_STARTTLS=no
 MAIL_FROM=TerminFinder <termine@praxis-beispiel.de>
+# the fake Google (tests/fakes/google.py) on $GOOGLE_URL, with its test client
+GOOGLE_CLIENT_ID=tf-test-client.apps.googleusercontent.com
+GOOGLE_CLIENT_SECRET=GOCSPX-tf-test-secret
+GOOGLE_REDIRECT_URI=$BASE_URL/api/doctor/calendar-integrations/callback/google
+GOOGLE_AUTH_URI=$GOOGLE_URL/o/oauth2/v2/auth
+GOOGLE_TOKEN_URI=$GOOGLE_URL/token
+GOOGLE_REVOKE_URI=$GOOGLE_URL/revoke
+GOOGLE_API_BASE=$GOOGLE_URL/calendar/v3
+GOOGLE_USERINFO_URI=$GOOGLE_URL/oauth2/v3/userinfo
 EOF
 	mv "$ENVFILE.tmp" "$ENVFILE"
 	umask 022
@@ -125,6 +139,9 @@ appenv() {
 	    -u TF_BOOKING_HORIZON_DAYS -u SMTP_HOST -u SMTP_PORT -u SMTP_USER -u SMTP_PASSWORD \
 	    -u SMTP_STARTTLS -u SMTP_CA_FILE -u MAIL_FROM -u TF_SYNC_INTERVAL_MINUTES -u TF_SYNC_HORIZON_DAYS \
 	    -u TF_SYNC_CONCURRENCY -u TF_HTTP_TIMEOUT -u TF_LOCK_DIR -u TF_CALDAV_ALLOW_HTTP \
+	    -u GOOGLE_CLIENT_ID -u GOOGLE_CLIENT_SECRET -u GOOGLE_REDIRECT_URI -u GOOGLE_AUTH_URI \
+	    -u GOOGLE_TOKEN_URI -u GOOGLE_REVOKE_URI -u GOOGLE_API_BASE -u GOOGLE_USERINFO_URI \
+	    -u TF_VIDEO_LINK_WAIT_MINUTES -u TF_HTTP_BACKOFF_MS \
 	    TF_CONFIG="$ENVFILE" "$@"
 }
 
@@ -247,6 +264,17 @@ start_smtp() {
 	say "mail sink (tests/lib/smtpsink.py) on 127.0.0.1:$SMTP_PORT"
 }
 
+start_google() {
+	if pidfile_alive "$RUN/google.pid"; then
+		return
+	fi
+	setsid "$DEBPY" "$TOP/tests/fakes/google.py" --port "$GOOGLE_PORT" \
+		--redirect-uri "$BASE_URL/api/doctor/calendar-integrations/callback/google" \
+		</dev/null >>"$LOG/google.log" 2>&1 &
+	echo $! >"$RUN/google.pid"
+	say "fake Google (tests/fakes/google.py) on 127.0.0.1:$GOOGLE_PORT"
+}
+
 wait_http() {
 	i=0
 	while [ $i -lt 100 ]; do
@@ -281,8 +309,10 @@ do_start() {
 	start_nginx
 	start_caldav
 	start_smtp
+	start_google
 	wait_http
 	wait_port "$SMTP_PORT" "the mail sink" "$RUN/smtp.pid"
+	wait_port "$GOOGLE_PORT" "the fake Google" "$RUN/google.pid"
 	connect_caldav
 	caldav_state="not connected"
 	[ -z "${CALDAV_ID:-}" ] || caldav_state="connection $CALDAV_ID"
@@ -297,6 +327,8 @@ do_start() {
   Calendar sync (cron's job):   TF_CONFIG=.stack/terminfinder.env build/stack/tf-sync   (or "Jetzt synchronisieren")
   Patient booking page:         $BASE_URL/termin/$slug
   Mail sink (SMTP):             127.0.0.1:$SMTP_PORT  -> every mail is a file in .stack/mail/
+  Fake Google (OAuth + API):    $GOOGLE_URL  ("Mit Google verbinden" -> its consent page -> "Zulassen"; account ana@example.com; requests: $GOOGLE_URL/_fake/requests)
+  Google channels (cron's job): TF_CONFIG=.stack/terminfinder.env build/stack/tf-renew
   Reminders (cron's job):       TF_CONFIG=.stack/terminfinder.env build/stack/tf-remind
   Config and logs:              .stack/terminfinder.env, .stack/log/
   Stop with:                    scripts/stack.sh stop
@@ -318,6 +350,7 @@ do_stop() {
 		say "stopped radicale"
 	fi
 	stop_pidfile "$RUN/smtp.pid" "mail sink"
+	stop_pidfile "$RUN/google.pid" "fake Google"
 	if [ -d "$ST/mariadb" ]; then
 		python3 "$TOP/tests/lib/mariadb.py" stop "$ST/mariadb"
 		say "stopped MariaDB"
@@ -341,6 +374,7 @@ do_status() {
 	show nginx "$RUN/nginx.pid"
 	show radicale "$ST/radicale/radicale.pid"
 	show mail-sink "$RUN/smtp.pid"
+	show google "$RUN/google.pid"
 	if [ $rc -eq 0 ]; then
 		echo "  healthz:   $(curl -s "$BASE_URL/healthz" || echo unreachable)"
 		echo "  URL:       $BASE_URL/doctor/login"
@@ -352,6 +386,6 @@ case "${1:-start}" in
 start) do_start ;;
 stop) do_stop ;;
 status) do_status ;;
--h|--help) sed -n '2,22p' "$0" ;;
+-h|--help) sed -n '2,25p' "$0" ;;
 *) die "usage: scripts/stack.sh [start|stop|status]" ;;
 esac
