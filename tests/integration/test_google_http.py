@@ -95,8 +95,15 @@ class Runner:
         return r
 
     def sync(self, integ):
-        r = self.tool("tf-sync", "--integration", str(integ))
-        return r
+        """tf-sync --integration INTEG until it really ran: a push notification (ours cause them too:
+        every insert is a change of the calendar) may have started a webhook sync that holds the
+        connection for a moment; then tf-sync skips it ("was not synced") and is run again."""
+        for _ in range(60):
+            r = self.tool("tf-sync", "--integration", str(integ))
+            if r.returncode != 0 or "was not synced" not in r.stderr:
+                return r
+            time.sleep(0.5)
+        raise AssertionError("tf-sync kept finding the connection busy: " + r.stderr[-1000:])
 
     def slots(self, day):
         qs = urllib.parse.urlencode({"doctor": self.st.slug, "date": day.isoformat(), "duration": 30})
@@ -367,15 +374,8 @@ def main(st, seen):
         finally:
             g.set_knobs(latency_ms=0)
         assert R.sql(f"SELECT IFNULL(MAX(state), '-') FROM event_mappings WHERE appointment_id = {kappt}") != "synced"
-        # the re-run (the insert's "exists" push may have started a webhook sync that holds the
-        # connection for a moment: then tf-sync skips it and is run again)
-        for _ in range(40):
-            r = R.sync(integ)
-            assert r.returncode == 0, r.stderr[-3000:]
-            if "was not synced" not in r.stderr:
-                break
-            time.sleep(0.5)
-        assert "was not synced" not in r.stderr, r.stderr[-2000:]
+        r = R.sync(integ)           # the re-run (see Runner.sync: a webhook sync may be running)
+        assert r.returncode == 0, r.stderr[-3000:]
         assert wait_for(lambda: R.sql(f"SELECT state FROM event_mappings WHERE appointment_id = {kappt}")
                         == "synced", 30), R.sql(f"SELECT state FROM event_mappings WHERE appointment_id = {kappt}")
         assert len(R.ours(ACCOUNT, kappt)) == 1, R.ours(ACCOUNT, kappt)
