@@ -548,11 +548,10 @@ static int hash_cmp(const void *a, const void *b)
 
 static const struct known *known_find(const struct sink_state *s, const char *hash)
 {
-	struct known key;
+	const struct known key = { .hash = hash };
 
 	if (!s->nknown)
 		return NULL;
-	key.hash = hash;
 	return bsearch(&key, s->known, s->nknown, sizeof(*s->known), known_cmp);
 }
 
