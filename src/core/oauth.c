@@ -292,7 +292,8 @@ static int token_value_ok(const char *s)
 
 static enum oauth_result map_error(const char *error)
 {
-	if (!strcmp(error, "invalid_grant"))
+	if (!strcmp(error, "invalid_grant") || !strcmp(error, "interaction_required") ||
+	    !strcmp(error, "consent_required") || !strcmp(error, "login_required"))
 		return OAUTH_INVALID_GRANT;
 	if (!strcmp(error, "invalid_client") || !strcmp(error, "unauthorized_client"))
 		return OAUTH_INVALID_CLIENT;
@@ -439,7 +440,8 @@ enum oauth_result oauth_exchange_code(const struct oauth_endpoints *ep, const ch
 	    put_param(&b, &first, "redirect_uri", ep->redirect_uri) < 0 ||
 	    put_param(&b, &first, "client_id", ep->client_id) < 0 ||
 	    put_param(&b, &first, "client_secret", ep->client_secret) < 0 ||
-	    put_param(&b, &first, "code_verifier", verifier) < 0) {
+	    put_param(&b, &first, "code_verifier", verifier) < 0 ||
+	    (ep->scope_on_token && ep->scopes && put_param(&b, &first, "scope", ep->scopes) < 0)) {
 		str_copy(e->error, "invalid_request", sizeof(e->error));
 		goto out;
 	}
@@ -467,7 +469,8 @@ enum oauth_result oauth_refresh(const struct oauth_endpoints *ep, const char *re
 	if (put_param(&b, &first, "grant_type", "refresh_token") < 0 ||
 	    put_param(&b, &first, "refresh_token", refresh_token) < 0 ||
 	    put_param(&b, &first, "client_id", ep->client_id) < 0 ||
-	    put_param(&b, &first, "client_secret", ep->client_secret) < 0) {
+	    put_param(&b, &first, "client_secret", ep->client_secret) < 0 ||
+	    (ep->scope_on_token && ep->scopes && put_param(&b, &first, "scope", ep->scopes) < 0)) {
 		str_copy(e->error, "invalid_request", sizeof(e->error));
 		goto out;
 	}

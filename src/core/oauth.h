@@ -20,6 +20,7 @@ struct oauth_endpoints {
 	const char *client_id, *client_secret, *redirect_uri;
 	const char *scopes;
 	int access_type_offline;   /* add access_type=offline (Google) */
+	int scope_on_token;        /* send scope with the code and refresh grants too (Microsoft v2.0) */
 	long timeout;              /* seconds per request; <= 0: http.c's default */
 };
 
@@ -73,7 +74,8 @@ int oauth_authorization_url(const struct oauth_endpoints *ep, const char *state,
 
 enum oauth_result {
 	OAUTH_OK,
-	OAUTH_INVALID_GRANT,     /* code/refresh token refused: the connection needs a new consent */
+	OAUTH_INVALID_GRANT,     /* code/refresh token refused, or interaction_required / consent_required /
+				    login_required (Microsoft): the connection needs a new consent */
 	OAUTH_INVALID_CLIENT,    /* client id/secret refused: configuration */
 	OAUTH_INVALID_REQUEST,   /* invalid_request, unsupported_grant_type, invalid_scope, redirect_uri_mismatch, ... */
 	OAUTH_RETRY,             /* 429, 5xx, network: try again later */

@@ -7,6 +7,7 @@
 #include "caldav.h"
 #include "provider.h"
 #include "provider_google.h"
+#include "provider_outlook.h"
 
 static const char *const prov_status_text[PROV_STATUS_MAX] = {
 	[PROV_OK] = "ok",
@@ -37,10 +38,10 @@ void prov_calendars_free(struct prov_calendar *c, size_t n)
 	free(c);
 }
 
-/* Google and Outlook join this table when their files land. */
 static const struct provider_ops *const providers[] = {
 	&caldav_provider,
 	&google_provider,
+	&outlook_provider,
 };
 
 const struct provider_ops *provider_find(const char *name)

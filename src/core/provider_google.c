@@ -35,6 +35,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "bearer.h"
 #include "crypto.h"
 #include "http.h"
 #include "log.h"
@@ -46,7 +47,6 @@
 #define GOOGLE_MAX_PAGES       2000
 #define GOOGLE_MAX_RESPONSE    (8 * 1024 * 1024)
 #define GOOGLE_MEET_POLLS      3
-#define GOOGLE_REFRESH_MARGIN  60
 #define GOOGLE_WINDOW_EXTRA    (30 * 86400)       /* listed beyond the horizon, so the cursor lasts a month */
 #define GOOGLE_DEFAULT_TZ      "Europe/Berlin"
 #define GOOGLE_CHANNEL_TTL     604800L            /* params.ttl asked for by events.watch (a week) */
@@ -63,10 +63,11 @@
 
 struct gctx {
 	struct prov_ctx *c;
-	struct oauth_endpoints ep;
+	struct bearer b;
 	const char *api;
-	long backoff_ms;
 };
+
+static const struct bearer_msgs google_msgs = { MSG_AUTH, MSG_CONFIG, MSG_RETRY, MSG_ERROR };
 
 static __thread char last_link[512];
 static __thread const struct prov_ctx *last_ctx;
@@ -143,97 +144,37 @@ static void instance_mark(struct conf *c, char out[9])
 
 static time_t g_now(const struct gctx *g)
 {
-	time_t t = time(NULL);
-
-	return g->c->now > t ? g->c->now : t;
+	return bearer_now(&g->b);
 }
+
+static int g_retryable(const struct http_response *rs);
 
 static enum prov_status g_init(struct gctx *g, struct prov_ctx *c)
 {
 	char err[200];
-	long ms;
 
 	memset(g, 0, sizeof(*g));
 	g->c = c;
 	c->error[0] = '\0';
-	if (google_endpoints(c->conf, &g->ep, err, sizeof(err)) < 0) {
+	if (google_endpoints(c->conf, &g->b.ep, err, sizeof(err)) < 0) {
 		log_error("google: %s", err);
 		set_error(c, MSG_CONFIG);
 		return PROV_ERROR;
 	}
 	g->api = conf_get_default(c->conf, "GOOGLE_API_BASE", GOOGLE_DEFAULT_API_BASE);
-	if (conf_get_long(c->conf, "TF_HTTP_BACKOFF_MS", 1000, 0, 600000, &ms, err, sizeof(err)) < 0) {
-		log_warn("google: %s; using 1000 ms", err);
-		ms = 1000;
-	}
-	g->backoff_ms = ms;
-	if (!json_is_object(c->creds)) {
-		log_warn("google: integration %lld has no credentials", c->integration_id);
-		set_error(c, MSG_AUTH);
-		return PROV_AUTH;
-	}
-	return PROV_OK;
+	g->b.c = c;
+	g->b.tag = "google";
+	g->b.msgs = &google_msgs;
+	g->b.max_retries = GOOGLE_MAX_RETRIES;
+	g->b.max_wait_ms = GOOGLE_MAX_WAIT_MS;
+	g->b.max_response = GOOGLE_MAX_RESPONSE;
+	g->b.retryable = g_retryable;
+	return bearer_init(&g->b);
 }
 
 static const char *cred(const struct gctx *g, const char *key)
 {
 	return json_string_value(json_object_get(g->c->creds, key));
-}
-
-/* Refresh the access token; c->creds updated and creds_changed set on success. */
-static enum prov_status g_refresh(struct gctx *g)
-{
-	struct oauth_tokens t;
-	struct oauth_error e;
-	const char *rt = cred(g, "refresh_token");
-	enum oauth_result r;
-
-	if (!rt || !*rt) {
-		log_warn("google: integration %lld has no refresh token", g->c->integration_id);
-		set_error(g->c, MSG_AUTH);
-		return PROV_AUTH;
-	}
-	r = oauth_refresh(&g->ep, rt, g_now(g), &g->c->requests, &t, &e);
-	switch (r) {
-	case OAUTH_OK:
-		json_object_set_new(g->c->creds, "access_token", json_string(t.access_token));
-		json_object_set_new(g->c->creds, "refresh_token", json_string(t.refresh_token));
-		json_object_set_new(g->c->creds, "expires_at",
-				    json_integer(t.expires_at ? (json_int_t)t.expires_at : (json_int_t)g_now(g) + 3600));
-		if (t.scope && *t.scope)
-			json_object_set_new(g->c->creds, "scope", json_string(t.scope));
-		g->c->creds_changed = 1;
-		oauth_tokens_free(&t);
-		log_info("google: integration %lld: access token refreshed", g->c->integration_id);
-		return PROV_OK;
-	case OAUTH_INVALID_GRANT:
-		log_warn("google: integration %lld: refresh refused (invalid_grant): re-consent needed",
-			 g->c->integration_id);
-		set_error(g->c, MSG_AUTH);
-		return PROV_AUTH;
-	case OAUTH_INVALID_CLIENT:
-		log_error("google: the token endpoint refused our client (invalid_client): check GOOGLE_CLIENT_ID/SECRET");
-		set_error(g->c, MSG_CONFIG);
-		return PROV_ERROR;
-	case OAUTH_RETRY:
-		set_error(g->c, MSG_RETRY);
-		return PROV_RETRY;
-	default:
-		log_warn("google: integration %lld: refresh failed (%s)", g->c->integration_id, e.error);
-		set_error(g->c, MSG_ERROR);
-		return PROV_ERROR;
-	}
-}
-
-static enum prov_status g_ensure_token(struct gctx *g)
-{
-	json_t *exp = json_object_get(g->c->creds, "expires_at");
-	const char *at = cred(g, "access_token");
-
-	if (!at || !*at || !json_is_integer(exp) ||
-	    json_integer_value(exp) - GOOGLE_REFRESH_MARGIN <= (json_int_t)g_now(g))
-		return g_refresh(g);
-	return PROV_OK;
 }
 
 /* errors[0].reason of a Google error body into reason ("" when none). */
@@ -256,54 +197,18 @@ static void error_reason(const struct http_response *rs, char *reason, size_t le
 	json_decref(j);
 }
 
-/* Retry-After in ms (-1 when absent or unreadable): delta-seconds (decimals allowed) or HTTP-date. */
-static long retry_after_ms(const char *v)
-{
-	char *end;
-	double d;
-	struct tm tm;
-
-	while (*v == ' ')
-		v++;
-	if (!*v)
-		return -1;
-	errno = 0;
-	d = strtod(v, &end);
-	if (end != v && !errno && (*end == '\0' || *end == ' ') && d >= 0 && d < 86400.0 * 365)
-		return (long)(d * 1000.0);
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	if (end) {
-		time_t at = timegm(&tm), now = time(NULL);
-
-		return at > now ? (long)(at - now) * 1000 : 0;
-	}
-	return -1;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static long jitter_ms(long base, int attempt)
-{
-	unsigned long cap = (unsigned long)base << (attempt < 16 ? attempt : 16);
-	uint32_t r;
-
-	if (!cap)
-		return 0;
-	crypto_random(&r, sizeof(r));
-	return (long)(r % (cap + 1));
-}
-
 static int retryable(long status, const char *reason)
 {
 	return status == 0 || status == 429 || status == 500 || status == 502 || status == 503 || status == 504 ||
 	       (status == 403 && (!strcmp(reason, "rateLimitExceeded") || !strcmp(reason, "userRateLimitExceeded")));
+}
+
+static int g_retryable(const struct http_response *rs)
+{
+	char reason[64];
+
+	error_reason(rs, reason, sizeof(reason));
+	return retryable(rs->status, reason);
 }
 
 /* One API call with token refresh and retries. rs is always initialised (free it). *reply gets the
@@ -314,69 +219,26 @@ static enum prov_status g_call(struct gctx *g, const char *method, const char *u
 			       const char *if_match, struct http_response *rs, json_t **reply, char reason[64])
 {
 	const char *headers[4];
-	char ifm[600], err[256], where[512];
+	char ifm[600], where[512];
 	char *text = NULL;
-	int refreshed = 0, nh;
+	int nh = 0;
 	enum prov_status ps;
 
-	memset(rs, 0, sizeof(*rs));
-	buf_init(&rs->body, 1);
 	reason[0] = '\0';
 	if (reply)
 		*reply = NULL;
 	http_url_for_log(url, where, sizeof(where));
 	if (body)
 		text = json_dumps(body, JSON_COMPACT);
-	for (int attempt = 0;; attempt++) {
-		struct http_request rq = { 0 };
-		long wait;
-
-		if ((ps = g_ensure_token(g)) != PROV_OK)
-			goto out;
-		nh = 0;
-		headers[nh++] = "Accept: application/json";
-		if (text)
-			headers[nh++] = "Content-Type: application/json; charset=utf-8";
-		if (if_match && *if_match && snprintf(ifm, sizeof(ifm), "If-Match: %s", if_match) < (int)sizeof(ifm))
-			headers[nh++] = ifm;
-		headers[nh] = NULL;
-		rq.method = method;
-		rq.url = url;
-		rq.headers = headers;
-		rq.body = text;
-		rq.body_len = text ? strlen(text) : 0;
-		rq.bearer = cred(g, "access_token");
-		rq.timeout = g->ep.timeout;
-		rq.max_response = GOOGLE_MAX_RESPONSE;
-		rq.counter = &g->c->requests;
-		http_response_free(rs);
-		if (http_do(&rq, rs, err, sizeof(err)) != TF_OK) {
-			log_warn("google: %s %s: %s", method, where, err);
-			rs->status = 0;
-		}
-		if (rs->status == 401 && !refreshed) {
-			refreshed = 1;
-			log_info("google: %s %s: 401, refreshing the access token once", method, where);
-			if ((ps = g_refresh(g)) != PROV_OK)
-				goto out;
-			attempt--;
-			continue;
-		}
-		error_reason(rs, reason, 64);
-		if (!retryable(rs->status, reason) || attempt >= GOOGLE_MAX_RETRIES)
-			break;
-		wait = rs->retry_after[0] ? retry_after_ms(rs->retry_after) : -1;
-		if (wait > GOOGLE_MAX_WAIT_MS) {
-			log_warn("google: %s %s: HTTP %ld, Retry-After %s s is beyond this run", method, where,
-				 rs->status, rs->retry_after);
-			break;
-		}
-		if (wait < 0)
-			wait = jitter_ms(g->backoff_ms, attempt);
-		log_info("google: %s %s: HTTP %ld %s, retry %d in %ld ms", method, where, rs->status, reason,
-			 attempt + 1, wait);
-		sleep_ms(wait);
-	}
+	headers[nh++] = "Accept: application/json";
+	if (text)
+		headers[nh++] = "Content-Type: application/json; charset=utf-8";
+	if (if_match && *if_match && snprintf(ifm, sizeof(ifm), "If-Match: %s", if_match) < (int)sizeof(ifm))
+		headers[nh++] = ifm;
+	headers[nh] = NULL;
+	if ((ps = bearer_send(&g->b, method, url, headers, text, rs)) != PROV_OK)
+		goto out;
+	error_reason(rs, reason, 64);
 	if (rs->status >= 200 && rs->status < 300) {
 		if (reply && rs->body.len) {
 			*reply = json_loadb(rs->body.data, rs->body.len, JSON_REJECT_DUPLICATES, NULL);
@@ -550,8 +412,7 @@ enum prov_status google_userinfo_email(struct prov_ctx *c, char *email, size_t l
 
 json_t *google_creds_from_tokens(const struct oauth_tokens *t)
 {
-	return json_pack("{s:s, s:s?, s:I, s:s}", "access_token", t->access_token, "refresh_token",
-			 t->refresh_token, "expires_at", (json_int_t)t->expires_at, "scope", t->scope ? t->scope : "");
+	return bearer_creds_from_tokens(t);
 }
 
 /* ---------------------------------------------------------------- push */
@@ -759,7 +620,7 @@ static enum prov_status google_push_upsert(struct prov_ctx *c, const char *cal, 
 	for (int i = 0; m == 0 && i < GOOGLE_MEET_POLLS; i++) {
 		json_t *again = NULL;
 
-		sleep_ms(g.backoff_ms / 2 * (i + 1));
+		bearer_sleep_ms(g.b.backoff_ms / 2 * (i + 1));
 		if (get_event(&g, cal, id ? id : eid, &again) != PROV_OK) {
 			json_decref(again);
 			break;
@@ -1165,7 +1026,7 @@ static enum prov_status google_revoke(struct prov_ctx *c)
 		tok = cred(&g, "access_token");
 	if (!tok || !*tok)
 		return PROV_OK;   /* nothing left to revoke */
-	switch (oauth_revoke(&g.ep, tok, &c->requests, &e)) {
+	switch (oauth_revoke(&g.b.ep, tok, &c->requests, &e)) {
 	case OAUTH_OK:
 		log_info("google: integration %lld: access revoked", c->integration_id);
 		return PROV_OK;

@@ -1,11 +1,14 @@
-/* google-check.c: runs one Google provider / OAuth call from a JSON request on stdin and prints the
- * outcome as JSON (tests/integration/test_google_provider.py drives it against tests/fakes/google.py).
+/* provider-check.c: runs one OAuth provider / OAuth call from a JSON request on stdin and prints the
+ * outcome as JSON. Built twice: google-check (tests/integration/test_google_provider.py against
+ * tests/fakes/google.py) and outlook-check (test_outlook_provider.py against tests/fakes/microsoft.py);
+ * the program's name picks the provider.
  *
- * Input: {"op": "authurl"|"exchange"|"refresh"|"revoke"|"userinfo"|"list"|"upsert"|"delete"|"pull",
+ * Input: {"op": "authurl"|"exchange"|"refresh"|"revoke"|"userinfo"|"list"|"upsert"|"delete"|"pull"|
+ *         "watch"|"unwatch"|"renew"|"reauthorize",
  *         "creds": {...}, "cal", "event": {"appointment_id", "start", "end", "sequence", "summary",
  *         "description", "location", "create_meet"}, "remote_id", "etag", "cursor", "code", "verifier",
- *         "token", "now", "horizon_days", "timezone"}
- * Settings come from the environment (GOOGLE_*, BASE_URL, TF_HTTP_BACKOFF_MS).
+ *         "token", "now", "horizon_days", "timezone", "address", "channel_id", "resource_id"}
+ * Settings come from the environment (GOOGLE_* / MICROSOFT_*, BASE_URL, TF_HTTP_BACKOFF_MS).
  * Output: {"status", "error", "requests", "creds_changed", "creds", ...op-specific fields}. */
 #include "config.h"
 
@@ -21,8 +24,41 @@
 #include "http.h"
 #include "log.h"
 #include "oauth.h"
+#include "bearer.h"
 #include "provider.h"
 #include "provider_google.h"
+#include "provider_outlook.h"
+
+/* What differs between the providers for this program. */
+struct check_provider {
+	const char *name;
+	const struct provider_ops *ops;
+	int (*endpoints)(struct conf *c, struct oauth_endpoints *ep, char *err, size_t errlen);
+	enum prov_status (*email)(struct prov_ctx *c, char *email, size_t len);
+	/* our id of the appointment's event (Google event id, Outlook transactionId) */
+	void (*event_key)(struct conf *c, long long appointment_id, char *out, size_t len);
+};
+
+static void google_key(struct conf *c, long long id, char *out, size_t len)
+{
+	char eid[GOOGLE_EVENT_ID_MAX];
+
+	google_event_id(c, id, eid);
+	str_copy(out, eid, len);
+}
+
+static void outlook_key(struct conf *c, long long id, char *out, size_t len)
+{
+	char txn[OUTLOOK_TXN_MAX];
+
+	outlook_transaction_id(c, id, txn);
+	str_copy(out, txn, len);
+}
+
+static const struct check_provider providers[] = {
+	{ "google", &google_provider, google_endpoints, google_userinfo_email, google_key },
+	{ "outlook", &outlook_provider, outlook_endpoints, outlook_account_email, outlook_key },
+};
 
 struct sink_rec {
 	json_t *upserts, *removes;
@@ -74,8 +110,10 @@ static const char *str(json_t *in, const char *key)
 	return json_string_value(json_object_get(in, key));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	const struct check_provider *cp = &providers[0];
+	const char *me = argc > 0 && argv[0] ? strrchr(argv[0], '/') : NULL;
 	json_error_t jerr;
 	json_t *in, *out = json_object();
 	struct conf *conf;
@@ -84,9 +122,14 @@ int main(void)
 	enum prov_status ps = PROV_ERROR;
 	char err[256];
 
+	me = me ? me + 1 : (argc > 0 && argv[0] ? argv[0] : "google-check");
+	if (!strncmp(me, "lt-", 3))
+		me += 3;   /* libtool's wrapper */
+	if (!strncmp(me, "outlook", 7))
+		cp = &providers[1];
 	if (crypto_init() != TF_OK)
 		return 2;
-	log_init("google-check", 0, LOG_LVL_INFO);
+	log_init(cp->name, 0, LOG_LVL_INFO);
 	http_global_init();
 	if (!(in = json_loadf(stdin, 0, &jerr)) || !(op = str(in, "op"))) {
 		fprintf(stderr, "bad input: %s\n", jerr.text);
@@ -109,7 +152,7 @@ int main(void)
 		char verifier[OAUTH_TOKEN_LEN], challenge[OAUTH_TOKEN_LEN], state[OAUTH_TOKEN_LEN];
 		struct buf b;
 
-		if (google_endpoints(conf, &ep, err, sizeof(err)) < 0) {
+		if (cp->endpoints(conf, &ep, err, sizeof(err)) < 0) {
 			fprintf(stderr, "%s\n", err);
 			return 2;
 		}
@@ -128,7 +171,7 @@ int main(void)
 		struct oauth_error e;
 		enum oauth_result r;
 
-		if (google_endpoints(conf, &ep, err, sizeof(err)) < 0) {
+		if (cp->endpoints(conf, &ep, err, sizeof(err)) < 0) {
 			fprintf(stderr, "%s\n", err);
 			return 2;
 		}
@@ -141,20 +184,20 @@ int main(void)
 		json_object_set_new(out, "oauth", json_string(oauth_result_name(r)));
 		json_object_set_new(out, "oauth_error", json_string(e.error));
 		if (r == OAUTH_OK && t.access_token)
-			json_object_set_new(out, "tokens", google_creds_from_tokens(&t));
+			json_object_set_new(out, "tokens", bearer_creds_from_tokens(&t));
 		oauth_tokens_free(&t);
 		ps = r == OAUTH_OK ? PROV_OK : PROV_ERROR;
 	} else if (!strcmp(op, "userinfo")) {
 		char email[255];
 
-		ps = google_userinfo_email(&ctx, email, sizeof(email));
+		ps = cp->email(&ctx, email, sizeof(email));
 		json_object_set_new(out, "email", json_string(email));
 	} else if (!strcmp(op, "list")) {
 		struct prov_calendar *cals = NULL;
 		size_t n = 0;
 		json_t *arr = json_array();
 
-		ps = google_provider.list_calendars(&ctx, &cals, &n);
+		ps = cp->ops->list_calendars(&ctx, &cals, &n);
 		for (size_t i = 0; i < n; i++)
 			json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:b, s:b}", "id", cals[i].remote_id, "name",
 							     cals[i].name, "color", cals[i].color, "can_write",
@@ -173,13 +216,16 @@ int main(void)
 			.location = str(ev, "location"),
 			.create_meet = json_is_true(json_object_get(ev, "create_meet")),
 		};
-		char *rid = NULL, *etag = NULL, eid[GOOGLE_EVENT_ID_MAX];
-		const char *link;
+		char *rid = NULL, *etag = NULL, eid[128];
+		const char *link = NULL;
 
-		ps = google_provider.push_upsert(&ctx, str(in, "cal"), &e, str(in, "remote_id"), str(in, "etag"),
+		ps = cp->ops->push_upsert(&ctx, str(in, "cal"), &e, str(in, "remote_id"), str(in, "etag"),
 						 &rid, &etag);
-		link = google_last_video_link(&ctx);
-		google_event_id(conf, e.appointment_id, eid);
+		if (cp->ops == &google_provider)
+			link = google_last_video_link(&ctx);
+		else
+			link = ctx.video_link;
+		cp->event_key(conf, e.appointment_id, eid, sizeof(eid));
 		json_object_set_new(out, "remote_id", rid ? json_string(rid) : json_null());
 		json_object_set_new(out, "etag", etag ? json_string(etag) : json_null());
 		json_object_set_new(out, "video_link", link ? json_string(link) : json_null());
@@ -192,19 +238,37 @@ int main(void)
 		free(rid);
 		free(etag);
 	} else if (!strcmp(op, "delete")) {
-		ps = google_provider.push_delete(&ctx, str(in, "cal"), str(in, "remote_id"), str(in, "etag"));
+		ps = cp->ops->push_delete(&ctx, str(in, "cal"), str(in, "remote_id"), str(in, "etag"));
 	} else if (!strcmp(op, "pull")) {
 		struct sink_rec r = { json_array(), json_array(), json_object_get(in, "known"), 0, 0 };
 		struct prov_sink sink = { &r, s_upsert, s_remove, s_begin, s_end, s_known };
 		char *cursor = NULL;
 
-		ps = google_provider.pull(&ctx, str(in, "cal"), str(in, "cursor"), &sink, &cursor);
+		ps = cp->ops->pull(&ctx, str(in, "cal"), str(in, "cursor"), &sink, &cursor);
 		json_object_set_new(out, "cursor", cursor ? json_string(cursor) : json_null());
 		json_object_set_new(out, "upserts", r.upserts);
 		json_object_set_new(out, "removes", r.removes);
 		json_object_set_new(out, "full", json_boolean(r.begun));
 		json_object_set_new(out, "full_ended", json_boolean(r.ended));
 		free(cursor);
+	} else if (!strcmp(op, "watch") && cp->ops->watch) {
+		char *rid = NULL;
+		time_t exp = 0;
+
+		ps = cp->ops->watch(&ctx, str(in, "cal"), str(in, "address"), str(in, "channel_id"), str(in, "token"),
+				    &rid, &exp);
+		json_object_set_new(out, "resource_id", rid ? json_string(rid) : json_null());
+		json_object_set_new(out, "expires", json_integer((json_int_t)exp));
+		free(rid);
+	} else if (!strcmp(op, "unwatch") && cp->ops->unwatch) {
+		ps = cp->ops->unwatch(&ctx, str(in, "channel_id"), str(in, "resource_id"));
+	} else if (!strcmp(op, "renew") && cp->ops == &outlook_provider) {
+		time_t exp = 0;
+
+		ps = outlook_subscription_renew(&ctx, str(in, "resource_id"), &exp);
+		json_object_set_new(out, "expires", json_integer((json_int_t)exp));
+	} else if (!strcmp(op, "reauthorize") && cp->ops == &outlook_provider) {
+		ps = outlook_subscription_reauthorize(&ctx, str(in, "resource_id"));
 	} else {
 		fprintf(stderr, "unknown op %s\n", op);
 		return 2;
