@@ -13,6 +13,7 @@
 
 #include <fcgiapp.h>
 
+#include "channels.h"
 #include "conf.h"
 #include "crypto.h"
 #include "log.h"
@@ -93,10 +94,10 @@ static int fcgi_write(void *ud, const char *p, size_t n)
 }
 
 /* One request, start to end: everything it allocates is freed before this returns. Returns the
- * appointment whose queued mails are to be sent once the answer is out, or 0; *sync_after gets
- * the connection to sync once the answer is out (a webhook), or 0. */
+ * appointment whose queued mails are to be sent once the answer is out, or 0; after[*nafter] gets
+ * the connections to sync once the answer is out (webhooks). */
 static long long handle(char **envp, req_read_fn rf, void *rud, resp_write_fn wf, void *wud,
-			long long *sync_after)
+			struct req_after after[REQ_AFTER_MAX], size_t *nafter)
 {
 	struct request req;
 	struct response rs;
@@ -120,7 +121,8 @@ static long long handle(char **envp, req_read_fn rf, void *rud, resp_write_fn wf
 		log_warn("could not send the answer to %s %s", http_method_name(req.method),
 			 req.route ? req.route : "(no route)");
 	mail = req.mail_after;
-	*sync_after = req.sync_after;
+	memcpy(after, req.after, sizeof(req.after));
+	*nafter = req.nafter;
 	request_free(&req);
 	resp_free(&rs);
 	return mail;
@@ -145,26 +147,33 @@ static void after_answer(long long appointment_id)
 			 appointment_id);
 }
 
-/* After the answer has gone out: sync the connection a push notification named (the provider
- * is not kept waiting; a connection another run is syncing right now is skipped and taken by the
- * next tf-sync). */
-static void sync_after_answer(long long integration_id)
+/* After the answer has gone out: sync the connections a push notification named, each after
+ * renewing or recreating its push channels when a lifecycle event asked (the provider is not kept
+ * waiting; a connection another run is syncing right now is skipped and taken by the next tf-sync
+ * and tf-renew). */
+static void sync_after_answer(const struct req_after *after, size_t n)
 {
 	struct sync_stats st;
 	struct db *db;
+	long long id;
+	size_t i;
 	int r;
 
-	if (integration_id <= 0)
+	if (n == 0)
 		return;
 	db = app_db(&app);
 	if (!db)
 		return;
-	r = sync_integration(db, app.conf, integration_id, time(NULL), &st);
-	if (st.skipped)
-		log_info("webhook: integration %lld is being synced by another run; skipped", integration_id);
-	else if (r < 0)
-		log_warn("webhook: integration %lld could not be synced (database); tf-sync retries",
-			 integration_id);
+	for (i = 0; i < n; i++) {
+		id = after[i].integration_id;
+		if (after[i].maintain && channels_maintain(db, app.conf, id, time(NULL)) < 0)
+			log_warn("webhook: integration %lld: push channels not renewed now; tf-renew retries", id);
+		r = sync_integration(db, app.conf, id, time(NULL), &st);
+		if (st.skipped)
+			log_info("webhook: integration %lld is being synced by another run; skipped", id);
+		else if (r < 0)
+			log_warn("webhook: integration %lld could not be synced (database); tf-sync retries", id);
+	}
 }
 
 /* CGI: the answer is complete once stdout is closed; point fd 1 at /dev/null so that the server
@@ -297,12 +306,13 @@ int main(int argc, char **argv)
 
 	if (cgi_mode) {
 		/* FCGX_Accept_r cannot accept on a non-socket (ENOTSOCK): one request from environ */
-		long long sync = 0;
-		long long mail = handle(environ, cgi_read, stdin, cgi_write, stdout, &sync);
+		struct req_after after[REQ_AFTER_MAX];
+		size_t nafter = 0;
+		long long mail = handle(environ, cgi_read, stdin, cgi_write, stdout, after, &nafter);
 
 		cgi_finish_output();
 		after_answer(mail);
-		sync_after_answer(sync);
+		sync_after_answer(after, nafter);
 		teardown();
 		return 0;
 	}
@@ -314,12 +324,13 @@ int main(int argc, char **argv)
 	}
 	log_info("FastCGI worker %ld ready", (long)getpid());
 	while ((rc = FCGX_Accept_r(&fr)) >= 0) {
-		long long sync = 0;
-		long long mail = handle(fr.envp, fcgi_read, fr.in, fcgi_write, fr.out, &sync);
+		struct req_after after[REQ_AFTER_MAX];
+		size_t nafter = 0;
+		long long mail = handle(fr.envp, fcgi_read, fr.in, fcgi_write, fr.out, after, &nafter);
 
 		FCGX_Finish_r(&fr);
 		after_answer(mail);
-		sync_after_answer(sync);
+		sync_after_answer(after, nafter);
 	}
 	log_info("FastCGI accept ended (%s); worker exits", strerror(rc < 0 ? -rc : rc));
 	FCGX_Free(&fr, 1);

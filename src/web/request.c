@@ -299,3 +299,23 @@ int request_idempotency_key(const struct request *req, const char **key)
 	*key = k;
 	return 1;
 }
+
+int request_sync_after(struct request *req, long long integration_id, int maintain)
+{
+	size_t i;
+
+	if (integration_id <= 0)
+		return 0;
+	for (i = 0; i < req->nafter; i++) {
+		if (req->after[i].integration_id == integration_id) {
+			req->after[i].maintain |= maintain != 0;
+			return 0;
+		}
+	}
+	if (req->nafter >= REQ_AFTER_MAX)
+		return -1;
+	req->after[req->nafter].integration_id = integration_id;
+	req->after[req->nafter].maintain = maintain != 0;
+	req->nafter++;
+	return 0;
+}

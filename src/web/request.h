@@ -30,6 +30,14 @@ enum http_method {
 };
 const char *http_method_name(enum http_method m);
 
+#define REQ_AFTER_MAX 16              /* connections one request may sync after its answer */
+
+/* A connection to sync after the answer (request_sync_after). */
+struct req_after {
+	long long integration_id;
+	int maintain;                 /* renew/recreate its push channels first */
+};
+
 /* A path parameter of the matched route, already checked against its allowlist by the router. */
 struct req_param {
 	const char *name;             /* "slug", "id", "token" (static) */
@@ -72,8 +80,10 @@ struct request {
 
 	/* set by a handler: after the answer is out, send the queued mails of this appointment */
 	long long mail_after;
-	/* set by a handler: after the answer is out, sync this calendar connection (webhooks) */
-	long long sync_after;
+	/* set by a handler (request_sync_after): after the answer is out, sync these calendar
+	 * connections (webhooks), each after renewing its channels when maintain is set */
+	struct req_after after[REQ_AFTER_MAX];
+	size_t nafter;
 
 	/* Google push notification headers (X-Goog-Channel-ID, -Channel-Token, -Resource-State,
 	 * -Resource-ID, -Message-Number), NULL when absent; unchecked (webhook-google.c checks) */
@@ -83,6 +93,12 @@ struct request {
 	const char *goog_resource_id;
 	const char *goog_message_number;
 };
+
+/* After the answer: sync connection integration_id (a webhook); maintain: renew or recreate its push
+ * channels first (channels_maintain; a lifecycle event). A connection named twice is synced once
+ * (maintain if either asked). Returns 0, or -1 when REQ_AFTER_MAX connections are queued already
+ * (that one is left to the next tf-sync run). */
+int request_sync_after(struct request *req, long long integration_id, int maintain);
 
 /* Parse the CGI variables in envp (not copied; must outlive req). Returns 0, or the HTTP status
  * to answer with: 400 (bad path, query or Content-Length), 413 (Content-Length over

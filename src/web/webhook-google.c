@@ -15,7 +15,7 @@
  * nothing about why; Google drops a notification answered with a 4xx. A database failure answers
  * 503, which Google retries. "sync" only confirms a new channel; "exists" (something changed) and
  * "not_exists" (the calendar is gone) answer 200 at once and sync that connection after the
- * answer has gone out (main.c, req->sync_after). */
+ * answer has gone out (main.c, request_sync_after). */
 void webhook_google_post(struct app *app, struct request *req, struct response *rs)
 {
 	const char *state = req->goog_resource_state;
@@ -54,7 +54,7 @@ void webhook_google_post(struct app *app, struct request *req, struct response *
 	}
 	log_info("webhook google: integration %lld: %s (message %ld)", integration_id, state, msgno);
 	if (strcmp(state, "sync") != 0)
-		req->sync_after = integration_id;
+		request_sync_after(req, integration_id, 0);
 	ok = json_pack("{s:s}", "status", "ok");
 	if (!ok || resp_json(rs, 200, ok) < 0)
 		error_respond(app, req, rs, 500, NULL);
