@@ -160,6 +160,9 @@ class BaseHandler(BaseHTTPRequestHandler):
 		return self.rfile.read(int(n))
 
 	def _send(self, status, body=b"", ctype=None, headers=None):
+		entry = getattr(self, "_entry", None)
+		if entry is not None:           # logged before the answer leaves: a client reading the log sees it
+			entry["status"] = status
 		self.send_response(status)
 		if ctype:
 			self.send_header("Content-Type", ctype)

@@ -76,9 +76,7 @@ import copy
 import email.utils
 import hashlib
 import hmac
-import heapq
 import html
-import http.client
 import json
 import random
 import re
@@ -89,12 +87,11 @@ import threading
 import time
 import urllib.parse
 from datetime import date, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from common import MAX_LOG, BaseHandler, FakeServer, Sender, TooLarge, b64url, http_post, redact
+
 UTC = timezone.utc
-MAX_BODY = 1024 * 1024
-MAX_LOG = 200000
 EXPANSION_DAYS = 730
 MAX_INSTANCES = 2500
 SCOPE_PREFIX = "https://www.googleapis.com/auth/"
@@ -229,17 +226,8 @@ def day_start(d, tzname):
 	return datetime(d.year, d.month, d.day, tzinfo=zone(tzname)).astimezone(UTC)
 
 
-def b64url(raw):
-	return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 def rand_b32hex(n):
 	return "".join(secrets.choice(B32HEX) for _ in range(n))
-
-
-def redact(v):
-	v = str(v)
-	return v[:8] + "…" if len(v) > 8 else v
 
 
 # ---------------------------------------------------------------- recurrence
@@ -568,12 +556,9 @@ class FakeGoogle:
 		self.log_requests = True
 		self.redirect_uris = list(redirect_uris or ["http://127.0.0.1:8080/api/doctor/calendar-integrations/callback/google"])
 		self.server = None
-		self._threads = []
+		self._thread = None
+		self.sender = Sender(self._deliver)
 		self._reset_state()
-		self.push_cv = threading.Condition()
-		self.push_q = []
-		self._push_n = 0
-		self._stopping = False
 
 	# ------------------------------------------------------------ state
 
@@ -1698,23 +1683,7 @@ class FakeGoogle:
 			ch["msgno"] = 1
 		else:
 			ch["msgno"] += self.rng.randint(2, 17)
-		self._schedule(time.time(), {"ch": ch, "state": state, "num": ch["msgno"], "attempt": 1})
-
-	def _schedule(self, due, job):
-		with self.push_cv:
-			self._push_n += 1
-			heapq.heappush(self.push_q, (due, self._push_n, job))
-			self.push_cv.notify()
-
-	def _push_worker(self):
-		while True:
-			with self.push_cv:
-				while not self._stopping and (not self.push_q or self.push_q[0][0] > time.time()):
-					self.push_cv.wait(timeout=(self.push_q[0][0] - time.time()) if self.push_q else 1.0)
-				if self._stopping:
-					return
-				_, _, job = heapq.heappop(self.push_q)
-			self._deliver(job)
+		self.sender.schedule(time.time(), {"ch": ch, "state": state, "num": ch["msgno"], "attempt": 1})
 
 	def _deliver(self, job):
 		ch = job["ch"]
@@ -1732,54 +1701,35 @@ class FakeGoogle:
 		     "X-Goog-Resource-State": job["state"], "X-Goog-Message-Number": str(job["num"])}
 		if ch["token"] is not None:
 			h["X-Goog-Channel-Token"] = ch["token"]
-		u = urllib.parse.urlsplit(ch["address"])
-		conn_cls = http.client.HTTPSConnection if u.scheme == "https" else http.client.HTTPConnection
-		try:
-			conn = conn_cls(u.hostname, u.port, timeout=self.push_timeout)
-			try:
-				conn.request("POST", (u.path or "/") + ("?" + u.query if u.query else ""), body=b"", headers=h)
-				r = conn.getresponse()
-				r.read()
-				status = r.status
-			finally:
-				conn.close()
-		except Exception as e:          # refused, timeout: Google retries like a 5xx
-			status = None
-			rec["error"] = type(e).__name__
+		status, _, _, err = http_post(ch["address"], b"", h, self.push_timeout)
+		if err:                         # refused, timeout: Google retries like a 5xx
+			rec["error"] = err
 		rec["status"] = status
 		with self.lock:
 			self.deliveries.append(rec)
 		if status in (500, 502, 503, 504, None) and job["attempt"] < self.push_max_attempts:
 			j = dict(job, attempt=job["attempt"] + 1)
-			self._schedule(time.time() + self.push_retry_base * 2 ** (job["attempt"] - 1), j)
+			self.sender.schedule(time.time() + self.push_retry_base * 2 ** (job["attempt"] - 1), j)
 
 	# ------------------------------------------------------------ server
 
 	def start(self):
 		handler = type("Handler", (_Handler,), {"fake": self})
-		self.server = _Server((self.host, self.port), handler)
+		self.server = FakeServer((self.host, self.port), handler)
 		self.port = self.server.server_address[1]
 		self.base_url = f"http://{self.host}:{self.port}"
-		self._stopping = False
-		t = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-		t.start()
-		self._threads = [t]
-		for _ in range(4):
-			w = threading.Thread(target=self._push_worker, daemon=True)
-			w.start()
-			self._threads.append(w)
+		self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+		self._thread.start()
+		self.sender.start()
 		return self
 
 	def stop(self):
 		if self.server is None:
 			return
-		with self.push_cv:
-			self._stopping = True
-			self.push_cv.notify_all()
+		self.sender.stop()
 		self.server.shutdown()
 		self.server.server_close()
-		for t in self._threads:
-			t.join(timeout=5)
+		self._thread.join(timeout=5)
 		self.server = None
 
 	def __enter__(self):
@@ -1804,16 +1754,6 @@ class FakeGoogle:
 		return None
 
 
-class _TooLarge(Exception):
-	pass
-
-
-class _Server(ThreadingHTTPServer):
-	daemon_threads = True
-	allow_reuse_address = True
-	request_queue_size = 1024
-
-
 def _dead_end_page(e):
 	x = html.escape
 	return ("<!DOCTYPE html>\n<html lang=\"de\"><head><meta charset=\"utf-8\"><title>Fehler</title></head><body>"
@@ -1821,100 +1761,19 @@ def _dead_end_page(e):
 		f"<p>{x(e.detail)}</p></body></html>\n").encode()
 
 
-class _Handler(BaseHTTPRequestHandler):
-	protocol_version = "HTTP/1.1"
+class _Handler(BaseHandler):
 	server_version = "ESF"
-	sys_version = ""
-	fake = None
-
-	def log_message(self, *args):
-		pass
-
-	def do_GET(self):
-		self._dispatch("GET")
-
-	def do_POST(self):
-		self._dispatch("POST")
-
-	def do_PUT(self):
-		self._dispatch("PUT")
-
-	def do_PATCH(self):
-		self._dispatch("PATCH")
-
-	def do_DELETE(self):
-		self._dispatch("DELETE")
-
-	def _read_body(self):
-		if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-			out = b""
-			while True:
-				line = self.rfile.readline(100)
-				try:
-					n = int(line.split(b";")[0].strip() or b"x", 16)
-				except ValueError:
-					raise _TooLarge()
-				if n == 0:
-					while self.rfile.readline(1000) not in (b"\r\n", b"\n", b""):
-						pass
-					return out
-				if len(out) + n > MAX_BODY:
-					raise _TooLarge()
-				out += self.rfile.read(n)
-				self.rfile.readline(10)
-		n = self.headers.get("Content-Length")
-		if n is None:
-			return b""
-		if not n.strip().isdigit() or int(n) > MAX_BODY:
-			raise _TooLarge()
-		return self.rfile.read(int(n))
-
-	def _send(self, status, body=b"", ctype=None, headers=None):
-		self.send_response(status)
-		if ctype:
-			self.send_header("Content-Type", ctype)
-		for k, v in (headers or {}).items():
-			self.send_header(k, v)
-		if status not in (204, 304):
-			self.send_header("Content-Length", str(len(body)))
-		self.end_headers()
-		if body and status not in (204, 304):
-			self.wfile.write(body)
-		self._status = status
-
-	def _json(self, status, obj, headers=None):
-		self._send(status, (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode(),
-			   "application/json; charset=UTF-8", headers)
-
-	def _log_entry(self, method, path, q, body):
-		hdrs = {}
-		for k, v in self.headers.items():
-			if k.lower() == "authorization":
-				v = v[:8] + "…" if len(v) > 8 else v
-			hdrs[k] = v
-		ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-		parsed = None
-		if body:
-			if ctype == "application/x-www-form-urlencoded":
-				form = urllib.parse.parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-				parsed = {k: [redact(x) if k in REDACT_FORM else x for x in v] for k, v in form.items()}
-			else:
-				try:
-					parsed = json.loads(body.decode("utf-8"))
-				except ValueError:
-					parsed = body.decode("utf-8", "replace")[:4096]
-		return {"time": time.time(), "method": method, "path": path, "query": q, "headers": hdrs, "body": parsed,
-			"status": None}
+	redact_form = REDACT_FORM
 
 	def _dispatch(self, method):
 		f = self.fake
-		self._status = None
+		self._status = self._entry = None
 		u = urllib.parse.urlsplit(self.path)
 		path = u.path
 		q = urllib.parse.parse_qs(u.query, keep_blank_values=True)
 		try:
 			body = self._read_body()
-		except _TooLarge:
+		except TooLarge:
 			self.close_connection = True
 			self._json(413, ApiError(413, "uploadTooLarge", "Request Entity Too Large").body())
 			return
@@ -1926,9 +1785,9 @@ class _Handler(BaseHTTPRequestHandler):
 			except ApiError as e:
 				self._json(e.code, e.body(), e.headers)
 			return
-		entry = None
+		entry = self._entry = None
 		if f.log_requests:
-			entry = self._log_entry(method, path, q, body)
+			entry = self._entry = self._log_entry(method, path, q, body)
 			with f.lock:
 				if len(f.requests) < MAX_LOG:
 					f.requests.append(entry)
@@ -1952,11 +1811,7 @@ class _Handler(BaseHTTPRequestHandler):
 			import traceback
 			traceback.print_exc()
 			self._json(500, ApiError(500, "backendError", "Backend Error").body())
-		if entry is not None:
-			entry["status"] = self._status
-
-	def _form(self, body):
-		return urllib.parse.parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+		self._entry = None
 
 	def _route(self, method, path, q, body):
 		f = self.fake

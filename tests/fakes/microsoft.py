@@ -1229,7 +1229,7 @@ class _Handler(BaseHandler):
 
 	def _dispatch(self, method):
 		f = self.fake
-		self._status = None
+		self._status = self._entry = None
 		u = urllib.parse.urlsplit(self.path)
 		path = u.path
 		q = urllib.parse.parse_qs(u.query, keep_blank_values=True)
@@ -1247,9 +1247,9 @@ class _Handler(BaseHandler):
 			except GraphError as e:
 				self._json(e.status, e.body(), e.headers)
 			return
-		entry = None
+		entry = self._entry = None
 		if f.log_requests:
-			entry = self._log_entry(method, path, q, body)
+			entry = self._entry = self._log_entry(method, path, q, body)
 			with f.lock:
 				if len(f.requests) < MAX_LOG:
 					f.requests.append(entry)
@@ -1276,8 +1276,7 @@ class _Handler(BaseHandler):
 			import traceback
 			traceback.print_exc()
 			self._json(500, GraphError(500, "generalException", "An unspecified error has occurred.").body())
-		if entry is not None:
-			entry["status"] = self._status
+		self._entry = None
 
 	def _route(self, method, path, q, body):
 		f = self.fake
