@@ -24,7 +24,8 @@ in (and the reverse on consumers) → AADSTS50020. Unknown client → AADSTS7000
 "approve", "deny" (→ error=access_denied, AADSTS65004). Codes: single use (AADSTS54005 on reuse), code_ttl,
 bound to client + redirect_uri (AADSTS70000 else), PKCE S256/plain (AADSTS501481 on mismatch or missing
 verifier). Client auth: secret in the body or HTTP Basic (401 invalid_client AADSTS7000215). Refresh
-token only with offline_access; EVERY refresh answers a new refresh token (rotation); the old one stays
+token only with offline_access; refreshed access tokens carry every consented scope (a requested scope
+beyond the consent → AADSTS65001); EVERY refresh answers a new refresh token (rotation); the old one stays
 valid refresh_grace seconds (knob, default 0 → AADSTS70008 at once). refresh_error(code, email) makes the
 live refresh tokens fail with 70008, 700082, 50173 (invalid_grant) or 50076 (interaction_required).
 Error bodies: error, error_description "AADSTSnnnn: ... Trace ID: ... Correlation ID: ... Timestamp: ...",
@@ -54,8 +55,9 @@ notify_batch_ms, retried on 5xx/timeout (notify_timeout 3 s) with backoff, other
 Lifecycle POSTs (reauthorizationRequired, subscriptionRemoved, missed) via lifecycle().
 Failures: fail(kind, count|fraction, path_prefix="/v1.0/", method): TooManyRequests (429),
 ApplicationThrottled (429), serviceNotAvailable (503), generalException (500), gatewayTimeout (504);
-429/503 carry Retry-After = knob retry_after (fractional string allowed). latency_ms delays every
-non-control request. Request log in .requests, deliveries in .deliveries, control under /_fake/.
+429/503 carry Retry-After = knob retry_after (fractional string allowed); on identity-platform paths
+(path_prefix="/common/oauth2/v2.0/token") the same kinds answer temporarily_unavailable in the token error
+shape (429 AADSTS50196, else AADSTS90033). latency_ms delays every non-control request. Request log in .requests, deliveries in .deliveries, control under /_fake/.
 Not reproduced: recurrence (series), attendees' invitations, $batch, resource data in notifications,
 ImmutableId switching, If-Match.
 """
@@ -144,9 +146,10 @@ class GraphError(Exception):
 class AadError(Exception):
 	"""A token-endpoint error (§3.4): error + AADSTS code."""
 
-	def __init__(self, status, error, code, text):
+	def __init__(self, status, error, code, text, headers=None):
 		super().__init__(text)
 		self.status, self.error, self.code, self.text = status, error, code, text
+		self.headers = headers or {}
 
 	def body(self):
 		ts = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
@@ -663,11 +666,10 @@ class FakeMicrosoft:
 			if extra:
 				raise AadError(400, "invalid_grant", 65001, "The user or administrator has not consented to use the "
 					       f"application with ID '{client}'. Send an interactive authorization request for this user and resource.")
-			scopes = {s for s in scopes if s in GRAPH_SCOPES or s in OIDC_SCOPES} | {"offline_access"}
 			if rec["rotated_at"] is None:
 				rec["rotated_at"] = time.time()
-			return self._token_answer(self.accounts[rec["email"]], client, scopes & (rec["scopes"] | OIDC_SCOPES),
-						  rec["family"])
+			# the new tokens carry every consented scope (as Microsoft's scp does), not only the requested subset
+			return self._token_answer(self.accounts[rec["email"]], client, rec["scopes"], rec["family"])
 		if not grant:
 			raise AadError(400, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
 		raise AadError(400, "unsupported_grant_type", 70003, f"The app requested an unsupported grant type '{grant}'.")
@@ -1261,7 +1263,7 @@ class _Handler(BaseHandler):
 				with f.lock:
 					fail = f._failure(method, path)
 				if fail is not None:
-					raise AadError(fail.status, "temporarily_unavailable", 0, fail.message) if fail.status != 429 else fail
+					raise self._aad_failure(fail)
 			self._route(method, path, q, body)
 		except GraphError as e:
 			h = dict(e.headers)
@@ -1269,7 +1271,7 @@ class _Handler(BaseHandler):
 				h["client-request-id"] = crid
 			self._json(e.status, e.body(crid), h)
 		except AadError as e:
-			self._json(e.status, e.body(), {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"})
+			self._json(e.status, e.body(), {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"} | e.headers)
 		except ErrorPage as e:
 			self._send(e.status, _error_page(e), "text/html; charset=utf-8", {"Cache-Control": "no-store"})
 		except Exception:
@@ -1277,6 +1279,15 @@ class _Handler(BaseHandler):
 			traceback.print_exc()
 			self._json(500, GraphError(500, "generalException", "An unspecified error has occurred.").body())
 		self._entry = None
+
+	@staticmethod
+	def _aad_failure(fail):
+		"""A fail() knob on the identity platform's paths, in its own error shape."""
+		if fail.status == 429:
+			return AadError(429, "temporarily_unavailable", 50196, "The server terminated an operation because it "
+					"encountered a client request loop. Please contact your app vendor.", fail.headers)
+		return AadError(fail.status, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again.",
+				fail.headers)
 
 	def _route(self, method, path, q, body):
 		f = self.fake
@@ -1340,7 +1351,7 @@ class _Handler(BaseHandler):
 		elif segs[:2] == ["me", "calendars"] and n >= 3:
 			cal_id, rest = segs[2], segs[3:]
 		if segs == ["me"] and method == "GET":
-			route, need = "me", ME_SCOPES | READ_SCOPES
+			route, need = "me", ME_SCOPES
 		elif segs == ["me", "calendars"] and method == "GET":
 			route = "calendars"
 		elif rest == [] and method == "GET":

@@ -353,6 +353,29 @@ with t.case("rotation grace knob: the old refresh token keeps working for refres
 	assert st == 400 and jo["error_codes"] == [70008], jo
 	m.refresh_grace = 0
 
+with t.case("refresh: a scope subset still answers every consented scope; a scope beyond the consent → AADSTS65001"):
+	j = tokens()
+	st, j2 = refresh(j["refresh_token"])
+	assert st == 200 and set(j2["scope"].split()) >= {"User.Read", "Calendars.ReadWrite"}, j2
+	st, _, raw = http("POST", f"{B}/common/oauth2/v2.0/token", form={
+		"client_id": m.client_id, "client_secret": m.client_secret, "grant_type": "refresh_token",
+		"refresh_token": j2["refresh_token"], "scope": "offline_access MailboxSettings.Read"})
+	assert st == 400, st
+	aad_shape(js(raw), "invalid_grant", 65001)
+
+with t.case("token endpoint throttling: 429 AADSTS50196 and 503 AADSTS90033 (temporarily_unavailable) with Retry-After"):
+	m.fail("TooManyRequests", count=1, path_prefix="/common/oauth2/v2.0/token")
+	code, _ = get_code()
+	st, _, raw = http("POST", f"{B}/common/oauth2/v2.0/token", form={"code": code, "client_id": m.client_id})
+	assert st == 429, st
+	aad_shape(js(raw), "temporarily_unavailable", 50196)
+	m.fail("serviceNotAvailable", count=1, path_prefix="/common/oauth2/v2.0/token")
+	st, hd, raw = http("POST", f"{B}/common/oauth2/v2.0/token", form={"code": code, "client_id": m.client_id})
+	assert st == 503 and hd["Retry-After"] == "2.128", st
+	aad_shape(js(raw), "temporarily_unavailable", 90033)
+	st, j = exchange(code)
+	assert st == 200, "the code survives a throttled attempt that never reached the grant check"
+
 for code, err in ((70008, "invalid_grant"), (700082, "invalid_grant"), (50173, "invalid_grant"), (50076, "interaction_required")):
 	with t.case(f"refresh failure AADSTS{code} → 400 {err} with the exact body shape"):
 		j = tokens()
@@ -396,6 +419,9 @@ with t.case("/me/calendars: default calendar, canEdit, allowedOnlineMeetingProvi
 	ro = m.issue_tokens(ME, "User.Read")["access_token"]
 	st, _, j = api("GET", "/me/calendars", ro)
 	assert st == 403 and code_of(j) == "ErrorAccessDenied", (st, j)
+	co = m.issue_tokens(ME, "Calendars.ReadWrite")["access_token"]
+	st, _, j = api("GET", "/me", co)
+	assert st == 403 and code_of(j) == "ErrorAccessDenied", "/me needs User.Read"
 
 with t.case("POST /me/calendars/{id}/events → 201 with @odata.etag, changeKey, iCalUId, type singleInstance, no extended properties"):
 	body = ev_body(transactionId="tx-A-1", singleValueExtendedProperties=[{"id": PROP, "value": "A-1"}])
