@@ -1229,6 +1229,13 @@ class _Handler(BaseHandler):
 	json_type = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 	redact_form = REDACT_FORM
 
+	def _send(self, status, body=b"", ctype=None, headers=None):
+		"""Graph answers carry request-id and echo client-request-id."""
+		if self.path.startswith("/v1.0/"):
+			rid = str(uuid.uuid4())
+			headers = {"request-id": rid, "client-request-id": self.headers.get("client-request-id") or rid} | (headers or {})
+		super()._send(status, body, ctype, headers)
+
 	def _dispatch(self, method):
 		f = self.fake
 		self._status = self._entry = None

@@ -478,6 +478,24 @@ with t.case("PATCH → 200 with a new changeKey; DELETE → 204; repeat DELETE/G
 		st, _, j = api(meth, f"/me/events/{q(EV1)}", TOK, {"subject": "x"} if meth == "PATCH" else None)
 		assert st == 404 and code_of(j) == "ErrorItemNotFound", (meth, st, j)
 
+with t.case("all-day events: start/end at midnight (400 otherwise), rendered as whole days; calendarView lists the window"):
+	st, _, j = api("POST", f"/me/calendars/{q(PRAXIS)}/events", TOK, ev_body("2030-04-01T10:00:00", "2030-04-02T00:00:00", isAllDay=True))
+	assert st == 400 and code_of(j) == "ErrorPropertyValidationFailure", (st, j)
+	st, _, ev = api("POST", f"/me/calendars/{q(PRAXIS)}/events", TOK, ev_body("2030-04-01T00:00:00", "2030-04-03T00:00:00", isAllDay=True))
+	assert st == 201 and ev["isAllDay"] and ev["start"]["dateTime"] == "2030-04-01T00:00:00.0000000", ev
+	assert ev["end"]["dateTime"] == "2030-04-03T00:00:00.0000000", ev
+	st, _, j = api("GET", f"/me/calendars/{q(PRAXIS)}/calendarView?startDateTime=2030-04-02T00:00:00Z&endDateTime=2030-04-02T12:00:00Z", TOK)
+	assert st == 200 and [e["id"] for e in j["value"]] == [ev["id"]], j
+	st, _, j = api("GET", f"/me/calendars/{q(PRAXIS)}/calendarView?startDateTime=2030-04-04T00:00:00Z&endDateTime=2030-04-05T00:00:00Z", TOK)
+	assert st == 200 and j["value"] == [], j
+	api("DELETE", f"/me/events/{q(ev['id'])}", TOK)
+
+with t.case("Graph answers carry request-id and echo client-request-id; end before start → 400"):
+	st, hd, j = api("GET", "/me", TOK, headers={"client-request-id": "c0ffee00-1111-2222-3333-444455556666"})
+	assert st == 200 and hd["client-request-id"] == "c0ffee00-1111-2222-3333-444455556666" and hd["request-id"], dict(hd)
+	st, _, j = api("POST", "/me/events", TOK, ev_body("2030-03-10T11:00:00", "2030-03-10T10:00:00"))
+	assert st == 400 and code_of(j), (st, j)
+
 # ---------------------------------------------------------------- delta
 W0, W1 = "2031-01-01T00:00:00Z", "2031-02-01T00:00:00Z"
 DELTA = f"/me/calendars/{q(PRAXIS)}/calendarView/delta"
