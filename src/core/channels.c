@@ -475,57 +475,56 @@ static int id_plausible(const char *id)
 	       str_only_chars(id, 64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/=");
 }
 
-enum channel_verdict channels_check(struct db *db, const char *channel_id, const char *token,
-				    const char *resource_id, time_t now, long long *integration_id)
+/* The lookup both checks share: the row by channel_id (provider NULL) or by (provider, resource id
+ * = key), then verdict_of. An unknown or implausible key costs a hash comparison all the same. */
+static enum channel_verdict check_key(struct db *db, const char *provider, const char *key, const char *token,
+				      const char *resource_id, time_t now, long long *integration_id,
+				      long long *channel_row)
 {
 	struct db_rows rows;
 	char hash[65];
 	int q;
 
 	*integration_id = 0;
+	if (channel_row)
+		*channel_row = 0;
 	if (!token)
 		token = "";
 	/* hash whatever came, so an unknown channel costs the same as a known one */
 	sha256_hex(token, strnlen(token, CHANNEL_TOKEN_MAX + 1), hash);
-	if (!id_plausible(channel_id)) {
+	if (!id_plausible(key)) {
 		ct_equal(hash, DUMMY_HASH, 64);
 		return CHANNEL_UNKNOWN;
 	}
-	q = db_query_one(db, STMT_CHAN_VERIFY, DB_ARGS(DBP_TEXT(channel_id)), &rows);
+	if (provider)
+		q = db_query_one(db, STMT_CHAN_VERIFY_RESOURCE, DB_ARGS(DBP_TEXT(provider), DBP_TEXT(key)), &rows);
+	else
+		q = db_query_one(db, STMT_CHAN_VERIFY, DB_ARGS(DBP_TEXT(key)), &rows);
 	if (q < 0)
 		return CHANNEL_ERROR;
 	if (q == 0) {
 		ct_equal(hash, DUMMY_HASH, 64);
 		return CHANNEL_UNKNOWN;
 	}
-	return verdict_of(&rows, hash, strlen(token), resource_id, now, integration_id, NULL);
+	return verdict_of(&rows, hash, strlen(token), resource_id, now, integration_id, channel_row);
+}
+
+enum channel_verdict channels_check(struct db *db, const char *channel_id, const char *token,
+				    const char *resource_id, time_t now, long long *integration_id)
+{
+	return check_key(db, NULL, channel_id, token, resource_id, now, integration_id, NULL);
 }
 
 enum channel_verdict channels_check_resource(struct db *db, const char *provider, const char *resource_id,
 					     const char *token, time_t now, long long *integration_id,
 					     long long *channel_row)
 {
-	struct db_rows rows;
-	char hash[65];
-	int q;
-
-	*integration_id = 0;
-	*channel_row = 0;
-	if (!token)
-		token = "";
-	sha256_hex(token, strnlen(token, CHANNEL_TOKEN_MAX + 1), hash);
-	if (!provider || !id_plausible(resource_id)) {
-		ct_equal(hash, DUMMY_HASH, 64);
+	if (!provider || !*provider) {
+		*integration_id = 0;
+		*channel_row = 0;
 		return CHANNEL_UNKNOWN;
 	}
-	q = db_query_one(db, STMT_CHAN_VERIFY_RESOURCE, DB_ARGS(DBP_TEXT(provider), DBP_TEXT(resource_id)), &rows);
-	if (q < 0)
-		return CHANNEL_ERROR;
-	if (q == 0) {
-		ct_equal(hash, DUMMY_HASH, 64);
-		return CHANNEL_UNKNOWN;
-	}
-	return verdict_of(&rows, hash, strlen(token), NULL, now, integration_id, channel_row);
+	return check_key(db, provider, resource_id, token, NULL, now, integration_id, channel_row);
 }
 
 int channels_lifecycle(struct db *db, long long channel_row, long long integration_id, enum channel_event ev,
