@@ -171,8 +171,8 @@ def live_rows():
     return [line.split("\t") for line in out.splitlines() if line]
 
 
-def active_subs():
-    return {s["id"]: s for s in m.subscription_list() if s["active"]}
+def active_subs(account=EMAIL):
+    return {s["id"]: s for s in m.subscription_list() if s["active"] and s["account"] == account}
 
 
 def wait_for(cond, timeout=30):
@@ -315,6 +315,30 @@ with t.case("a batch with a forged and a good item: 202, the connection synced o
     r = notify([item(SUB, "forged-" + "y" * 36), item(SUB, CS, "created"), item(SUB, CS, "deleted")])
     assert r.status == 202, r
     assert runs() == n0 + 1, (runs(), n0)
+
+with t.case("one POST naming two connections' subscriptions: 202, both connections synced after the answer"):
+    other = "bo@contoso.com"
+    m.add_account(other, "Bo Beispiel", kind="personal")
+    otok = m.issue_tokens(other)
+    oenc = Fernet(FERNET_KEY.encode()).encrypt(json.dumps({
+        "access_token": otok["access_token"], "refresh_token": otok["refresh_token"],
+        "expires_at": int(time.time()) + 3000, "scope": otok["scope"]}).encode()).decode()
+    sql(f"INSERT INTO calendar_integrations (doctor_id, provider, account_email, credentials_encrypted) "
+        f"VALUES ({DOC}, 'outlook', '{other}', '{oenc}')")
+    IID2 = int(sql("SELECT MAX(id) FROM calendar_integrations"))
+    ocal = next(c["id"] for c in m.calendars(other) if c["name"] == "Calendar")
+    sql(f"INSERT INTO integration_calendars (integration_id, remote_id, remote_id_hash, display_name, can_write,"
+        f" blocks_availability, receives_appointments) VALUES ({IID2}, '{ocal}', SHA2('{ocal}', 256), 'Calendar',"
+        f" 1, 1, 0)")
+    r = tool(RENEW)
+    assert r.returncode == 0 and "tf-renew: channels=1 renewed=1 failed=0" in r.stdout, (r.stdout, r.stderr[-3000:])
+    osub = next(iter(active_subs(other).values()))
+    n1, n2 = runs(), count(f"SELECT COUNT(*) FROM sync_runs WHERE integration_id = {IID2}")
+    r = notify([item(SUB, CS), item(osub["id"], osub["clientState"], "created"), item(SUB, CS, "deleted")])
+    assert r.status == 202, r
+    assert runs() == n1 + 1 and count(f"SELECT COUNT(*) FROM sync_runs WHERE integration_id = {IID2}") == n2 + 1
+    # and each connection's subscription only with its own clientState
+    assert notify([item(osub["id"], CS)]).status == 403
 
 # ---------------------------------------------------------------- lifecycle events
 with t.case("lifecycle reauthorizationRequired → 202, the subscription renewed (PATCH) after the answer, then a sync"):
