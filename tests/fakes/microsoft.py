@@ -50,8 +50,10 @@ Subscriptions (§4.8): POST validates changeType/resource/expirationDateTime (�
 default 10080)/clientState (≤ 128), then the validation POSTs to notificationUrl AND
 lifecycleNotificationUrl (?validationToken=..., text/plain, validation_timeout 10 s; the answer must be
 200, text/plain, body = the token) — failure → 400 InvalidRequest. PATCH renews, /reauthorize, DELETE;
-expired/removed → 404 and silent. Change notifications: value[] batched per notificationUrl within
-notify_batch_ms, retried on 5xx/timeout (notify_timeout 3 s) with backoff, other non-2xx dropped.
+expired/removed → 404 and silent; at most max_subscriptions (1000) active per mailbox → 403 ExtensionError.
+Change notifications: value[] batched per notificationUrl within notify_batch_ms, retried on 5xx/timeout
+(notify_timeout 3 s) with backoff, other non-2xx dropped; retries exhausted → a "missed" lifecycle event
+(knob missed_on_drop).
 Lifecycle POSTs (reauthorizationRequired, subscriptionRemoved, missed) via lifecycle().
 Failures: fail(kind, count|fraction, path_prefix="/v1.0/", method): TooManyRequests (429),
 ApplicationThrottled (429), serviceNotAvailable (503), generalException (500), gatewayTimeout (504);
@@ -125,7 +127,7 @@ EVENT_FIELDS = {"subject", "body", "start", "end", "isAllDay", "showAs", "sensit
 KNOBS = ("latency_ms", "consent", "account_email", "sign_in_audience", "expires_in", "refresh_grace", "code_ttl",
 	 "personal_teams", "delta_page_size", "delta_replay", "delta_expiry", "max_subscription_minutes",
 	 "validation_timeout", "notify_batch_ms", "notify_timeout", "notify_retry_base", "notify_max_attempts",
-	 "require_https", "retry_after", "log_requests", "redirect_uris")
+	 "missed_on_drop", "max_subscriptions", "require_https", "retry_after", "log_requests", "redirect_uris")
 REDACT_FORM = {"client_secret", "code", "code_verifier", "refresh_token", "access_token", "client_assertion"}
 
 
@@ -251,6 +253,8 @@ class FakeMicrosoft:
 		self.notify_timeout = 3.0
 		self.notify_retry_base = 0.5
 		self.notify_max_attempts = 6
+		self.missed_on_drop = True           # retries exhausted → a "missed" lifecycle event
+		self.max_subscriptions = 1000        # active subscriptions per mailbox (all apps)
 		self.require_https = False
 		self.retry_after = "2.128"
 		self.log_requests = True
@@ -1097,6 +1101,9 @@ class FakeMicrosoft:
 			raise GraphError(400, "InvalidRequest", "A subscription with resource data needs encryptionCertificate "
 					 "(not supported by the fake).")
 		exp = self._expiry(body.get("expirationDateTime"))
+		if sum(1 for s in self.subscriptions.values() if s["email"] == acct["email"] and self._sub_active(s)) >= self.max_subscriptions:
+			raise GraphError(403, "ExtensionError", "Operation: Create; Exception: [Status Code: Forbidden; Reason: The "
+					 "maximum number of subscriptions for this mailbox has been reached.]")
 		return {"id": str(uuid.uuid4()), "email": acct["email"], "client": tok["client"], "resource": res, "cal": cal,
 			"changeType": ",".join(p.strip() for p in parts), "clientState": cs,
 			"notificationUrl": urls["notificationUrl"], "lifecycleNotificationUrl": urls.get("lifecycleNotificationUrl"),
@@ -1146,6 +1153,10 @@ class FakeMicrosoft:
 			self.sender.schedule(time.time() + self.notify_batch_ms / 1000.0, {"batch": key, "attempt": 1})
 		b["items"].append(item)
 
+	def _life_item(self, s, event):
+		return {"subscriptionId": s["id"], "subscriptionExpirationDateTime": s["expires"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+			"tenantId": self.accounts[s["email"]]["tid"], "clientState": s["clientState"], "lifecycleEvent": event}
+
 	def lifecycle(self, event, sub_id=None):
 		"""Send lifecycle event (reauthorizationRequired | subscriptionRemoved | missed) for one or all active
 		subscriptions that have a lifecycleNotificationUrl. subscriptionRemoved also removes them."""
@@ -1156,8 +1167,7 @@ class FakeMicrosoft:
 			for s in self.subscriptions.values():
 				if (sub_id is not None and s["id"] != sub_id) or not self._sub_active(s):
 					continue
-				item = {"subscriptionId": s["id"], "subscriptionExpirationDateTime": s["expires"].strftime("%Y-%m-%dT%H:%M:%SZ"),
-					"tenantId": self.accounts[s["email"]]["tid"], "clientState": s["clientState"], "lifecycleEvent": event}
+				item = self._life_item(s, event)
 				if event == "reauthorizationRequired":
 					s["reauth"] = True
 				elif event == "subscriptionRemoved":
@@ -1184,8 +1194,15 @@ class FakeMicrosoft:
 		       "body": json.loads(job["body"])}
 		with self.lock:
 			self.deliveries.append(rec)
-			retry = (st is None or st >= 500) and job["attempt"] < self.notify_max_attempts
+			failed = st is None or st >= 500
+			retry = failed and job["attempt"] < self.notify_max_attempts
 			base = self.notify_retry_base
+			if failed and not retry and job["kind"] == "notification" and self.missed_on_drop:
+				# given up: the subscriptions concerned get a "missed" lifecycle event
+				for sid in dict.fromkeys(i["subscriptionId"] for i in rec["body"]["value"]):
+					s = self.subscriptions.get(sid)
+					if s is not None and self._sub_active(s) and s["lifecycleNotificationUrl"]:
+						self._batch(s["lifecycleNotificationUrl"], self._life_item(s, "missed"), "lifecycle")
 		if retry:
 			self.sender.schedule(time.time() + base * 2 ** (job["attempt"] - 1), dict(job, attempt=job["attempt"] + 1))
 

@@ -670,6 +670,23 @@ with t.case("a 4xx answer is not retried (dropped)"):
 	time.sleep(1.0)
 	assert len(rcv.posts("/webhooks/calendar/outlook")) == 1, rcv.hits
 
+with t.case("retries exhausted → the subscription gets a 'missed' lifecycle event"):
+	rcv.clear()
+	m.notify_max_attempts = 2
+	rcv.statuses = [500, 500]
+	api("POST", "/me/events", TOK, ev_body())
+	life = wait_for(lambda: rcv.posts("/webhooks/calendar/outlook/lifecycle"), 10)
+	assert len(rcv.posts("/webhooks/calendar/outlook")) == 2, rcv.hits
+	v = json.loads(life[0]["body"])["value"][0]
+	assert v["lifecycleEvent"] == "missed" and v["subscriptionId"] == SUB, v
+	m.notify_max_attempts = 6
+
+with t.case("at most max_subscriptions active per mailbox → 403 ExtensionError"):
+	m.max_subscriptions = len([s for s in m.subscription_list() if s["active"] and s["account"] == ME])
+	st, _, j = api("POST", "/subscriptions", TOK, sub_body())
+	assert st == 403 and code_of(j) == "ExtensionError", (st, j)
+	m.max_subscriptions = 1000
+
 for ev in ("reauthorizationRequired", "missed", "subscriptionRemoved"):
 	with t.case(f"lifecycle POST {ev} to the lifecycleNotificationUrl with subscriptionId and clientState"):
 		rcv.clear()
