@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "caldav.h"
+#include "crypto.h"
 #include "provider.h"
 #include "provider_google.h"
 #include "provider_outlook.h"
@@ -43,6 +44,15 @@ static const struct provider_ops *const providers[] = {
 	&google_provider,
 	&outlook_provider,
 };
+
+void prov_instance_mark(struct conf *c, char out[PROV_MARK_LEN])
+{
+	const char *base = conf_get_default(c, "BASE_URL", "");
+	char hex[65];
+
+	sha256_hex(base, strlen(base), hex);
+	str_copy(out, hex, PROV_MARK_LEN);
+}
 
 const struct provider_ops *provider_find(const char *name)
 {

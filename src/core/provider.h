@@ -133,6 +133,11 @@ struct provider_ops {
 	enum prov_status (*revoke)(struct prov_ctx *c);
 };
 
+/* This installation's mark on the events it writes (8 hex chars of SHA-256(BASE_URL) + NUL), so
+ * two installations writing to one calendar never take each other's events for their own. */
+#define PROV_MARK_LEN 9
+void prov_instance_mark(struct conf *c, char out[PROV_MARK_LEN]);
+
 /* The table of providers, by calendar_integrations.provider; NULL when unknown. */
 const struct provider_ops *provider_find(const char *name);
 

@@ -36,7 +36,6 @@
 #include <time.h>
 
 #include "bearer.h"
-#include "crypto.h"
 #include "http.h"
 #include "log.h"
 #include "oauth.h"
@@ -112,13 +111,12 @@ int google_endpoints(struct conf *c, struct oauth_endpoints *ep, char *err, size
 void google_event_id(struct conf *c, long long appointment_id, char out[GOOGLE_EVENT_ID_MAX])
 {
 	static const char alphabet[] = "0123456789abcdefghijklmnopqrstuv";
-	const char *base = conf_get_default(c, "BASE_URL", "");
-	char hex[65], in[64];
+	char mark[PROV_MARK_LEN], in[64];
 	int n, o = 0, bits = 0;
 	unsigned acc = 0;
 
-	sha256_hex(base, strlen(base), hex);
-	n = snprintf(in, sizeof(in), "tfappt:%.8s:%lld", hex, appointment_id);
+	prov_instance_mark(c, mark);
+	n = snprintf(in, sizeof(in), "tfappt:%s:%lld", mark, appointment_id);
 	for (int i = 0; i < n && o < GOOGLE_EVENT_ID_MAX - 1; i++) {
 		acc = (acc << 8) | (unsigned char)in[i];
 		bits += 8;
@@ -130,16 +128,6 @@ void google_event_id(struct conf *c, long long appointment_id, char out[GOOGLE_E
 	if (bits > 0 && o < GOOGLE_EVENT_ID_MAX - 1)
 		out[o++] = alphabet[(acc << (5 - bits)) & 31];
 	out[o] = '\0';
-}
-
-/* 8 hex chars of SHA-256(BASE_URL): our installation's mark in extendedProperties. */
-static void instance_mark(struct conf *c, char out[9])
-{
-	const char *base = conf_get_default(c, "BASE_URL", "");
-	char hex[65];
-
-	sha256_hex(base, strlen(base), hex);
-	str_copy(out, hex, 9);
 }
 
 static time_t g_now(const struct gctx *g)
@@ -428,11 +416,11 @@ static json_t *time_json(time_t t)
 /* The event body: id only on insert; conference createRequest when meet. */
 static json_t *event_body(struct gctx *g, const struct prov_event *e, const char *id, int meet, int restore)
 {
-	char appt[32], mark[9], req[GOOGLE_EVENT_ID_MAX + 16];
+	char appt[32], mark[PROV_MARK_LEN], req[GOOGLE_EVENT_ID_MAX + 16];
 	json_t *b;
 
 	snprintf(appt, sizeof(appt), "%lld", e->appointment_id);
-	instance_mark(g->c->conf, mark);
+	prov_instance_mark(g->c->conf, mark);
 	b = json_pack("{s:s, s:s, s:o, s:o, s:s, s:{s:{s:s, s:s}}}",
 		      "summary", e->summary ? e->summary : "Termin (TerminFinder)",
 		      "description", e->description ? e->description : "",
@@ -744,7 +732,7 @@ struct pull_run {
 	const char *tz;
 	time_t win_start, win_end;
 	int full;
-	char mark[9];
+	char mark[PROV_MARK_LEN];
 	char tzbuf[64];
 };
 
@@ -817,7 +805,7 @@ static enum prov_status google_pull(struct prov_ctx *c, const char *cal, const c
 	pr.g = &g;
 	pr.sink = sink;
 	pr.tz = c->timezone && tz_valid(c->timezone) ? c->timezone : GOOGLE_DEFAULT_TZ;
-	instance_mark(c->conf, pr.mark);
+	prov_instance_mark(c->conf, pr.mark);
 	pr.win_start = now - 86400;
 	pr.win_end = now + (time_t)(c->horizon_days > 0 ? c->horizon_days : 365) * 86400;
 	if (cursor && *cursor && (cur = json_loads(cursor, 0, NULL))) {

@@ -54,7 +54,6 @@
 #include <time.h>
 
 #include "bearer.h"
-#include "crypto.h"
 #include "http.h"
 #include "log.h"
 #include "provider_outlook.h"
@@ -164,21 +163,11 @@ int outlook_endpoints(struct conf *c, struct oauth_endpoints *ep, char *err, siz
 	return 0;
 }
 
-/* 8 hex chars of SHA-256(BASE_URL): our installation's mark. */
-static void instance_mark(struct conf *c, char out[9])
-{
-	const char *base = conf_get_default(c, "BASE_URL", "");
-	char hex[65];
-
-	sha256_hex(base, strlen(base), hex);
-	str_copy(out, hex, 9);
-}
-
 void outlook_transaction_id(struct conf *c, long long appointment_id, char out[OUTLOOK_TXN_MAX])
 {
-	char mark[9];
+	char mark[PROV_MARK_LEN];
 
-	instance_mark(c, mark);
+	prov_instance_mark(c, mark);
 	snprintf(out, OUTLOOK_TXN_MAX, "tf-%s-%lld", mark, appointment_id);
 }
 
@@ -523,7 +512,7 @@ static json_t *time_json(time_t t)
 /* The event body: create = with transactionId and our property; teams = ask for a Teams meeting. */
 static json_t *event_body(struct octx *o, const struct prov_event *e, int create, int teams)
 {
-	char txn[OUTLOOK_TXN_MAX], mark[9], val[48];
+	char txn[OUTLOOK_TXN_MAX], mark[PROV_MARK_LEN], val[48];
 	json_t *b;
 
 	b = json_pack("{s:s, s:{s:s, s:s}, s:o, s:o, s:s, s:b, s:b}",
@@ -539,7 +528,7 @@ static json_t *event_body(struct octx *o, const struct prov_event *e, int create
 		json_object_set_new(b, "location", json_pack("{s:s}", "displayName", ""));
 	if (create) {
 		outlook_transaction_id(o->c->conf, e->appointment_id, txn);
-		instance_mark(o->c->conf, mark);
+		prov_instance_mark(o->c->conf, mark);
 		snprintf(val, sizeof(val), "%lld@%s", e->appointment_id, mark);
 		json_object_set_new(b, "transactionId", json_string(txn));
 		json_object_set_new(b, "singleValueExtendedProperties",
@@ -618,12 +607,12 @@ static enum prov_status find_own(struct octx *o, const char *cal, const struct p
 {
 	struct http_response rs;
 	struct buf url, f;
-	char mark[9], code[64];
+	char mark[PROV_MARK_LEN], code[64];
 	json_t *j = NULL, *first;
 	enum prov_status ps;
 
 	*ev = NULL;
-	instance_mark(o->c->conf, mark);
+	prov_instance_mark(o->c->conf, mark);
 	buf_init(&f, 1024);
 	buf_printf(&f, "singleValueExtendedProperties/Any(ep: ep/id eq '%s' and ep/value eq '%lld@%s')",
 		   OUTLOOK_PROP_ID, e->appointment_id, mark);
@@ -792,7 +781,7 @@ struct pull_run {
 	time_t win_start, win_end;
 	int full;
 	char txn_prefix[16];   /* "tf-<mark>-" */
-	char mark[9];
+	char mark[PROV_MARK_LEN];
 };
 
 /* Our appointment id of an event (0 when not ours): by transactionId, else the extended property. */
@@ -896,7 +885,7 @@ static enum prov_status outlook_pull(struct prov_ctx *c, const char *cal, const 
 	pr.o = &o;
 	pr.sink = sink;
 	pr.tz = c->timezone && tz_valid(c->timezone) ? c->timezone : OUTLOOK_DEFAULT_TZ;
-	instance_mark(c->conf, pr.mark);
+	prov_instance_mark(c->conf, pr.mark);
 	snprintf(pr.txn_prefix, sizeof(pr.txn_prefix), "tf-%s-", pr.mark);
 	pr.win_start = now - 86400;
 	pr.win_end = now + (time_t)(c->horizon_days > 0 ? c->horizon_days : 365) * 86400;
