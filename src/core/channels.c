@@ -645,6 +645,8 @@ int channels_renew_run(struct db *db, struct conf *c, time_t now, struct channel
 	long long t;
 
 	memset(st, 0, sizeof(*st));
+	if (db_exec(db, STMT_CHAN_PURGE, DB_ARGS(DBP_INT((long long)now)), NULL, NULL) != TF_OK)
+		return -1;
 	for (k = 0; k < TF_ARRAY_LEN(kinds); k++) {
 		t = (long long)now + kinds[k].renew_before;
 		if (db_query(db, STMT_CHAN_RENEW_DUE,

@@ -43,7 +43,8 @@ long channels_renew(struct db *db, struct conf *c, time_t now, unsigned long *re
 
 /* channels_renew with the counts tf-renew prints: channels = calendars whose channel was due (or
  * missing), renewed = got a fresh channel, failed = could not be renewed or an old one not stopped
- * (retried next run), connections = connections looked at (every provider with channels). Returns 0, or -1 when it could not run. */
+ * (retried next run), connections = connections looked at (every provider with channels). Rows of
+ * channels stopped more than 30 days ago are deleted first. Returns 0, or -1 when it could not run. */
 struct channels_renew_stats {
 	unsigned long connections, channels, renewed, failed;
 };

@@ -62,7 +62,12 @@ static int lifecycle_event(const char *name, enum channel_event *ev)
  * missed → the sync cursors cleared, then a (full) sync. Answer: 202 when any item was accepted
  * (Graph wants 2xx within 3 s: the provider work waits until after the answer); 403 when the
  * only known subscriptions came with a wrong clientState, 404 when none was known, 400 for a body
- * that is not a notification; 503 on a database failure (Graph retries 5xx). */
+ * that is not a notification; 503 on a database failure (Graph retries 5xx).
+ * Limits: the router's 64 KiB body limit (a larger batch is answered 413 and dropped by Graph;
+ * tf-sync's regular pull still sees the changes), OUTLOOK_ITEMS_MAX items, REQ_AFTER_MAX
+ * connections synced per POST (more are left to tf-sync). A change in the moment between Graph's
+ * 201 and our storing the subscription id is refused as unknown; the sync after the
+ * subscription's creation (or tf-sync) covers it. */
 static void notifications(struct app *app, struct request *req, struct response *rs, int lifecycle)
 {
 	json_t *value = req->json ? json_object_get(req->json, "value") : NULL;

@@ -439,6 +439,18 @@ with t.case("tf-sync keeps the subscription (nothing opened while it lives)"):
     assert r.returncode == 0, r.stderr[-3000:]
     assert not graph_log(mark) and len(live_rows()) == 1, graph_log(mark)
 
+with t.case("tf-renew deletes rows of channels stopped more than 30 days ago, keeps younger ones"):
+    stopped = count(f"SELECT COUNT(*) FROM push_channels WHERE integration_id = {IID} AND stopped_at IS NOT NULL")
+    assert stopped >= 2, stopped
+    oldest = sql(f"SELECT MIN(id) FROM push_channels WHERE integration_id = {IID} AND stopped_at IS NOT NULL")
+    sql(f"UPDATE push_channels SET stopped_at = UTC_TIMESTAMP() - INTERVAL 31 DAY WHERE id = {oldest}")
+    r = tool(RENEW)
+    assert r.returncode == 0, (r.stdout, r.stderr[-3000:])
+    assert count(f"SELECT COUNT(*) FROM push_channels WHERE id = {oldest}") == 0
+    assert count(f"SELECT COUNT(*) FROM push_channels WHERE integration_id = {IID} AND stopped_at IS NOT NULL") \
+        == stopped - 1
+    assert len(live_rows()) == 1
+
 with t.case("disconnect deletes the subscription at Graph and the rows go"):
     mark = len(m.request_log())
     r = A.cgi("DELETE", f"/api/doctor/calendar-integrations/{IID}", headers={"Authorization": "Bearer " + TOKEN})
