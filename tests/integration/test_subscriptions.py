@@ -294,7 +294,7 @@ with t.case("the answer goes out before the sync: stdout is complete while the s
     assert out.startswith(b"Status: 202"), out[:300]
     assert p.returncode == 0 and not sanitizer_trouble(err.decode("utf-8", "replace")), err[-2000:]
     assert runs() == n0 + 1, (runs(), n0)
-    assert t_exit - t_answer >= 0.8, (t_answer, t_exit)
+    assert t_exit - t_answer >= 0.7, (t_answer, t_exit)   # two delta requests at 400 ms came after
 
 with t.case("a forged clientState → 403 and no sync; unknown subscription → 404; a bad body → 400"):
     n0 = runs()
