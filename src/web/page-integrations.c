@@ -8,7 +8,6 @@
 #include "caldav.h"
 #include "integration.h"
 #include "log.h"
-#include "provider_google.h"
 #include "web.h"
 
 #define INTEGRATIONS_PATH "/doctor/calendar-integrations"
@@ -19,6 +18,23 @@ static const char *const descriptions[INTEGRATION_PROVIDER_MAX] = {
 	[INTEGRATION_OUTLOOK] = "Microsoft Outlook und Office 365 über Microsoft Graph verbinden.",
 	[INTEGRATION_APPLE] = "Apple iCloud oder einen anderen CalDAV-Server mit einem "
 			      "app-spezifischen Passwort verbinden.",
+};
+
+/* The connect button of an OAuth provider's card (api-oauth.c does the rest). */
+static const struct {
+	const char *brand;          /* "Mit Google verbinden", "Erneut mit Outlook verbinden" */
+	const char *account;        /* "Weiteres Google-Konto verbinden" */
+	const char *hint;
+} oauth_cards[INTEGRATION_PROVIDER_MAX] = {
+	[INTEGRATION_GOOGLE] = { "Google", "Google-Konto", "Sie werden zu Google weitergeleitet und "
+				 "bestätigen dort den Zugriff auf Ihre Kalender. TerminFinder liest "
+				 "belegte Zeiten und trägt Termine ein; Ihr Passwort sieht TerminFinder "
+				 "nie." },
+	[INTEGRATION_OUTLOOK] = { "Outlook", "Microsoft-Konto", "Sie werden zu Microsoft "
+				  "weitergeleitet und melden sich dort mit Ihrem Arbeits- oder "
+				  "Schulkonto (Microsoft 365) oder Ihrem privaten Microsoft-Konto "
+				  "(Outlook.com) an. TerminFinder liest belegte Zeiten und trägt Termine "
+				  "ein; Ihr Passwort sieht TerminFinder nie." },
 };
 
 /* Notices after a redirect: the URL carries only the code; the text is fixed here. */
@@ -60,6 +76,22 @@ static const struct {
 			    "und bestätigen Sie alle Berechtigungen." },
 	{ "google-no-calendar", "Das Google-Konto hat keinen Kalender, in den TerminFinder Termine "
 				"eintragen oder aus dem es belegte Zeiten lesen kann." },
+	{ "outlook-denied", "Sie haben den Zugriff auf Ihren Outlook-Kalender abgelehnt. Es wurde "
+			    "nichts verbunden. Sie können die Verbindung jederzeit erneut starten." },
+	{ "outlook-error",  "Microsoft hat die Anmeldung abgebrochen. Es wurde nichts verbunden. Bitte "
+			    "versuchen Sie es erneut. Bei einem Arbeits- oder Schulkonto muss unter "
+			    "Umständen die IT-Administration Ihrer Organisation der App zustimmen." },
+	{ "outlook-scope",  "Microsoft hat den Zugriff auf Ihre Kalender nicht freigegeben: Die "
+			    "Berechtigung „Kalender lesen und schreiben“ (Calendars.ReadWrite) oder "
+			    "„Profil lesen“ (User.Read) fehlt. Ohne sie kann TerminFinder weder Termine "
+			    "eintragen noch belegte Zeiten lesen, daher wurde nichts verbunden. Bitte "
+			    "verbinden Sie erneut und stimmen Sie allen Berechtigungen zu; bei einem "
+			    "Arbeits- oder Schulkonto muss sie unter Umständen Ihre IT-Administration "
+			    "freigeben." },
+	{ "outlook-offline", "Microsoft hat keinen dauerhaften Zugriff gewährt (offline_access). Bitte "
+			     "verbinden Sie erneut und bestätigen Sie alle Berechtigungen." },
+	{ "outlook-no-calendar", "Das Microsoft-Konto hat keinen Kalender, in den TerminFinder Termine "
+				 "eintragen oder aus dem es belegte Zeiten lesen kann." },
 };
 
 /* "A, B fehlen" / "A fehlt" for the hint of an unconfigured provider. */
@@ -100,8 +132,10 @@ static json_t *provider_card(struct app *app, enum integration_provider p, json_
 	json_object_set_new(card, "connections", mine);
 	if (n)
 		json_object_set_new(card, "missing_text", missing_text(missing, n));
-	if (p == INTEGRATION_GOOGLE && n == 0)
-		json_object_set_new(card, "connect_google", json_true());
+	if (n == 0 && oauth_cards[p].brand && web_oauth_auth_uri(app->conf, key))
+		json_object_set_new(card, "connect_oauth", json_pack("{s:s, s:s, s:s, s:s}", "key", key,
+			"brand", oauth_cards[p].brand, "account", oauth_cards[p].account, "hint",
+			oauth_cards[p].hint));
 	if (p == INTEGRATION_APPLE)
 		json_object_set_new(card, "connect_form", json_pack("{s:s, s:s}",
 			"apple_id", v && v->apple_id ? v->apple_id : "",
@@ -121,16 +155,20 @@ static json_t *duration_text(long long ms)
 	return json_string(s);
 }
 
-/* A connection that needs a new consent: the flags for its warning and reconnect button. */
-static void reauth_view(json_t *conn)
+/* A connection that needs a new consent: the flag for its warning and, for a configured OAuth
+ * provider, its reconnect button {"key", "brand"}. */
+static void reauth_view(struct app *app, json_t *conn)
 {
 	const char *st = json_string_value(json_object_get(conn, "sync_status"));
 	const char *prov = json_string_value(json_object_get(conn, "provider"));
+	enum integration_provider p = integration_provider_parse(prov);
 	int reauth = st && strcmp(st, "reauth_required") == 0;
 
 	json_object_set_new(conn, "reauth", json_boolean(reauth));
-	json_object_set_new(conn, "reconnect_google",
-			    json_boolean(reauth && prov && strcmp(prov, "google") == 0));
+	if (reauth && p < INTEGRATION_PROVIDER_MAX && oauth_cards[p].brand &&
+	    web_oauth_auth_uri(app->conf, prov))
+		json_object_set_new(conn, "reconnect", json_pack("{s:s, s:s}", "key", prov, "brand",
+								 oauth_cards[p].brand));
 }
 
 /* The page object of one connection: integration_detail_json plus what the template needs
@@ -176,7 +214,7 @@ static json_t *connection_view(struct app *app, long long doctor_id, json_t *ite
 	json_object_set_new(conn, "stats", stats);
 	if (!json_is_true(json_object_get(conn, "show_patient_names")))
 		json_object_set_new(conn, "show_patient_names", json_false());
-	reauth_view(conn);
+	reauth_view(app, conn);
 	return conn;
 }
 
@@ -200,7 +238,7 @@ void integrations_page(struct app *app, struct request *req, struct response *rs
 {
 	const char *ok = kv_get(&req->query, "ok");
 	const char *err = kv_get(&req->query, "err");
-	const char *gmissing[4];
+	const char *auth_uri;
 	char policy[8];
 	json_t *ctx, *list, *cards, *conn, *view;
 	time_t now = time(NULL);
@@ -243,11 +281,13 @@ void integrations_page(struct app *app, struct request *req, struct response *rs
 				json_object_set_new(ctx, "notice", json_string(notices[i].text));
 		}
 	}
-	if (integration_provider_missing(app->conf, INTEGRATION_GOOGLE, gmissing,
-					 TF_ARRAY_LEN(gmissing)) == 0 &&
-	    resp_csp_form_action(rs, conf_get_default(app->conf, "GOOGLE_AUTH_URI",
-						       GOOGLE_DEFAULT_AUTH_URI)) < 0)
-		log_warn("GOOGLE_AUTH_URI has no usable origin: the connect form cannot reach Google");
+	/* the connect forms answer with a 303 to the provider: form-action must allow its origin */
+	for (p = 0; p < INTEGRATION_PROVIDER_MAX; p++) {
+		auth_uri = web_oauth_auth_uri(app->conf, integration_provider_key(p));
+		if (auth_uri && resp_csp_form_action(rs, auth_uri) < 0)
+			log_warn("the %s authorization endpoint has no usable origin: its connect form "
+				 "cannot reach it", integration_provider_key(p));
+	}
 	page_render(app, rs, v && v->status ? v->status : 200, "integrations", ctx);
 	json_decref(ctx);
 	json_decref(list);

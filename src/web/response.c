@@ -144,12 +144,23 @@ int resp_redirect_external(struct response *rs, int status, const char *url)
 
 int resp_csp_form_action(struct response *rs, const char *url)
 {
-	size_t n = url ? url_origin_len(url) : 0;
+	size_t n = url ? url_origin_len(url) : 0, have = strlen(rs->form_origin);
+	const char *p = rs->form_origin, *e;
 
-	if (n == 0 || n >= sizeof(rs->form_origin))
+	if (n == 0)
 		return -1;
-	memcpy(rs->form_origin, url, n);
-	rs->form_origin[n] = '\0';
+	while (*p) {                /* already listed: nothing to add */
+		e = strchrnul(p, ' ');
+		if ((size_t)(e - p) == n && strncasecmp(p, url, n) == 0)
+			return 0;
+		p = *e ? e + 1 : e;
+	}
+	if (have + (have ? 1 : 0) + n >= sizeof(rs->form_origin))
+		return -1;
+	if (have)
+		rs->form_origin[have++] = ' ';
+	memcpy(rs->form_origin + have, url, n);
+	rs->form_origin[have + n] = '\0';
 	return 0;
 }
 

@@ -21,7 +21,7 @@ struct response {
 	int head_only;        /* HEAD: headers only */
 	char content_type[64];/* empty: text/plain */
 	int has_cache;        /* a Cache-Control was set */
-	char form_origin[256];/* an extra form-action source (see resp_csp_form_action), or "" */
+	char form_origin[512];/* extra form-action sources, space-separated (resp_csp_form_action), or "" */
 };
 
 void resp_init(struct response *rs);
@@ -44,8 +44,9 @@ int resp_redirect(struct response *rs, int status, const char *location);
 int resp_redirect_external(struct response *rs, int status, const char *url);
 /* Allow the page's forms to end at origin (its POST answers with a 303 to that site, which
  * browsers check against form-action): origin is the scheme://host[:port] of url (path dropped).
- * The CSP becomes "... form-action 'self' ORIGIN; ...". Returns 0, or -1 when url has no
- * acceptable origin (the CSP stays the default). */
+ * The CSP becomes "... form-action 'self' ORIGIN [ORIGIN2 ...]; ...": each call adds one origin
+ * (one already listed is not repeated). Returns 0, or -1 when url has no acceptable origin or
+ * the list is full (the CSP stays as it was). */
 int resp_csp_form_action(struct response *rs, const char *url);
 
 /* Set-Cookie: NAME=VALUE; Path=/; HttpOnly; SameSite=Lax [; Secure][; Max-Age=N].

@@ -39,10 +39,15 @@ static const struct route routes[] = {
 	 * now, disconnect, per-connection settings */
 	{ HTTP_POST, "/api/doctor/calendar-integrations/icloud", api_icloud_post,
 	  API_WRITE | ROUTE_FORM_HTML },
-	/* Google (issue 5): connect (JSON or the page's form → 303 to Google), the OAuth callback */
-	{ HTTP_POST, "/api/doctor/calendar-integrations/connect/google", api_google_connect_post,
+	/* OAuth providers (issues 5, 6): connect (JSON or the page's form → 303 to the provider), the
+	 * OAuth callback; the handlers take the provider from the last segment */
+	{ HTTP_POST, "/api/doctor/calendar-integrations/connect/google", api_oauth_connect_post,
 	  API_WRITE | ROUTE_FORM_HTML },
-	{ HTTP_GET,  "/api/doctor/calendar-integrations/callback/google", api_google_callback_get,
+	{ HTTP_GET,  "/api/doctor/calendar-integrations/callback/google", api_oauth_callback_get,
+	  ROUTE_LOGIN | ROUTE_DB | ROUTE_HTML },
+	{ HTTP_POST, "/api/doctor/calendar-integrations/connect/outlook", api_oauth_connect_post,
+	  API_WRITE | ROUTE_FORM_HTML },
+	{ HTTP_GET,  "/api/doctor/calendar-integrations/callback/outlook", api_oauth_callback_get,
 	  ROUTE_LOGIN | ROUTE_DB | ROUTE_HTML },
 	{ HTTP_POST, "/api/doctor/calendar-integrations/{id}/sync", api_integration_sync_post, API_WRITE },
 	{ HTTP_DELETE, "/api/doctor/calendar-integrations/{id}", api_integration_delete, API_WRITE },

@@ -116,9 +116,14 @@ void webhook_google_post(struct app *app, struct request *req, struct response *
 /* webhook-outlook.c: Graph change notifications and lifecycle events (validation handshake too) */
 void webhook_outlook_post(struct app *app, struct request *req, struct response *rs);
 void webhook_outlook_lifecycle_post(struct app *app, struct request *req, struct response *rs);
-/* Google (api-google.c) */
-void api_google_connect_post(struct app *app, struct request *req, struct response *rs);
-void api_google_callback_get(struct app *app, struct request *req, struct response *rs);
+/* OAuth providers (api-oauth.c; Google, Outlook): POST .../connect/{google,outlook} (form → 303
+ * to the provider, JSON → {"authorization_url", "state"}) and GET .../callback/{google,outlook}.
+ * The provider is the route's last path segment. */
+void api_oauth_connect_post(struct app *app, struct request *req, struct response *rs);
+void api_oauth_callback_get(struct app *app, struct request *req, struct response *rs);
+/* The authorization endpoint of OAuth provider key ("google", "outlook") when it is configured
+ * (a pointer into c), else NULL (not an OAuth provider, or a setting missing). */
+const char *web_oauth_auth_uri(struct conf *c, const char *key);
 /* the doctor's broken-calendar policy (page-integrations.c) */
 void page_integrations_policy_post(struct app *app, struct request *req, struct response *rs);
 

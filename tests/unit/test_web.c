@@ -225,6 +225,35 @@ static void response_headers_checked(void **state)
 	resp_free(&rs);
 }
 
+/* form-action sources: one per OAuth provider whose authorization endpoint the page's forms reach,
+ * origins only, no repeats, junk refused. */
+static void response_form_action_origins(void **state)
+{
+	struct response rs;
+	struct buf out;
+
+	(void)state;
+	resp_init(&rs);
+	assert_int_equal(resp_csp_form_action(&rs, "javascript:alert(1)"), -1);
+	assert_int_equal(resp_csp_form_action(&rs, "https://a b/"), -1);
+	assert_int_equal(resp_csp_form_action(&rs, NULL), -1);
+	assert_string_equal(rs.form_origin, "");
+	assert_int_equal(resp_csp_form_action(&rs, "https://accounts.google.com/o/oauth2/v2/auth"), 0);
+	assert_int_equal(resp_csp_form_action(&rs, "https://login.microsoftonline.com/common/oauth2/v2.0/"
+					      "authorize"), 0);
+	assert_int_equal(resp_csp_form_action(&rs, "https://accounts.google.com/other"), 0);
+	assert_int_equal(resp_csp_form_action(&rs, "http://127.0.0.1:8092/consumers"), 0);
+	assert_string_equal(rs.form_origin, "https://accounts.google.com https://login.microsoftonline.com "
+			    "http://127.0.0.1:8092");
+	buf_init(&out, 1 << 16);
+	assert_int_equal(resp_send(&rs, collect, &out), 0);
+	assert_non_null(strstr(out.data, "form-action 'self' https://accounts.google.com "
+					 "https://login.microsoftonline.com http://127.0.0.1:8092; "
+					 "frame-ancestors 'none'"));
+	buf_free(&out);
+	resp_free(&rs);
+}
+
 static void response_json_and_head(void **state)
 {
 	struct response rs;
@@ -355,6 +384,7 @@ int main(void)
 		cmocka_unit_test(request_from_env),
 		cmocka_unit_test(request_bodies),
 		cmocka_unit_test(response_headers_checked),
+		cmocka_unit_test(response_form_action_origins),
 		cmocka_unit_test(response_json_and_head),
 		cmocka_unit_test(csrf_tokens),
 		cmocka_unit_test(csrf_known_answer),
