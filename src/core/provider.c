@@ -45,6 +45,36 @@ static const struct provider_ops *const providers[] = {
 	&outlook_provider,
 };
 
+int prov_object_unchanged(const struct prov_sink *sink, int full, const char *id, const char *etag)
+{
+	const char *known;
+
+	return full && etag && sink->known_etag && (known = sink->known_etag(sink->ud, id)) && !strcmp(known, etag);
+}
+
+int prov_report_object(const struct prov_sink *sink, const char *id, const char *etag, long long own_id,
+		       time_t start, time_t end, int blocks, time_t win_start, time_t win_end)
+{
+	struct prov_object o = { 0 };
+	struct interval iv;
+
+	o.object_id = id;
+	o.etag = etag ? etag : "";
+	if (own_id > 0) {
+		o.own_appointment_id = own_id;
+		o.own_start = start;
+		o.own_end = end;
+	} else if (blocks && end > start) {
+		iv.start = start < win_start ? win_start : start;
+		iv.end = end > win_end ? win_end : end;
+		if (iv.end > iv.start) {
+			o.busy = &iv;
+			o.nbusy = 1;
+		}
+	}
+	return sink->upsert(sink->ud, &o) ? -1 : 0;
+}
+
 void prov_instance_mark(struct conf *c, char out[PROV_MARK_LEN])
 {
 	const char *base = conf_get_default(c, "BASE_URL", "");

@@ -133,6 +133,15 @@ struct provider_ops {
 	enum prov_status (*revoke)(struct prov_ctx *c);
 };
 
+/* The part of reporting one listed object that every provider shares. prov_object_unchanged: 1
+ * when a full listing may skip object id because the engine has its etag already. prov_report_object:
+ * own_id > 0 reports our own event (at start..end now, no busy time); else, when blocks and
+ * end > start, its busy interval clipped to [win_start, win_end). Returns 0, or -1 when the sink
+ * failed. */
+int prov_object_unchanged(const struct prov_sink *sink, int full, const char *id, const char *etag);
+int prov_report_object(const struct prov_sink *sink, const char *id, const char *etag, long long own_id,
+		       time_t start, time_t end, int blocks, time_t win_start, time_t win_end);
+
 /* This installation's mark on the events it writes (8 hex chars of SHA-256(BASE_URL) + NUL), so
  * two installations writing to one calendar never take each other's events for their own. */
 #define PROV_MARK_LEN 9

@@ -746,11 +746,8 @@ static int report_event(struct pull_run *pr, json_t *ev)
 	json_t *priv = json_object_get(json_object_get(ev, "extendedProperties"), "private");
 	const char *appt = json_string_value(json_object_get(priv, "appointmentId"));
 	const char *inst = json_string_value(json_object_get(priv, "tfInstance"));
-	struct prov_object o = { 0 };
-	struct interval iv;
 	time_t s, e;
 	long aid;
-	const char *known;
 
 	if (!id || !*id || strlen(id) > 1024)
 		return 0;
@@ -759,31 +756,19 @@ static int report_event(struct pull_run *pr, json_t *ev)
 			return 0;   /* not reported: end_full removes what we had */
 		return pr->sink->remove(pr->sink->ud, id) ? -1 : 0;
 	}
-	if (pr->full && etag && pr->sink->known_etag && (known = pr->sink->known_etag(pr->sink->ud, id)) &&
-	    !strcmp(known, etag))
+	if (prov_object_unchanged(pr->sink, pr->full, id, etag))
 		return 0;   /* unchanged since the last listing */
-	o.object_id = id;
-	o.etag = etag ? etag : "";
 	if (event_time(json_object_get(ev, "start"), pr->tz, &s) < 0 ||
 	    event_time(json_object_get(ev, "end"), pr->tz, &e) < 0 || e < s) {
 		log_warn("google: integration %lld: event without readable start/end; no busy time",
 			 pr->g->c->integration_id);
 		s = e = 0;
 	}
-	if (appt && str_to_long(appt, 1, 0x7fffffffL, &aid) == 0 && (!inst || !strcmp(inst, pr->mark))) {
-		o.own_appointment_id = aid;
-		o.own_start = s;
-		o.own_end = e;
-	} else if (e > s && !(transp && !strcmp(transp, "transparent")) && !declined_by_self(ev) &&
-		   !(type && !strcmp(type, "workingLocation"))) {
-		iv.start = s < pr->win_start ? pr->win_start : s;
-		iv.end = e > pr->win_end ? pr->win_end : e;
-		if (iv.end > iv.start) {
-			o.busy = &iv;
-			o.nbusy = 1;
-		}
-	}
-	return pr->sink->upsert(pr->sink->ud, &o) ? -1 : 0;
+	if (!appt || str_to_long(appt, 1, 0x7fffffffL, &aid) < 0 || (inst && strcmp(inst, pr->mark)))
+		aid = 0;
+	return prov_report_object(pr->sink, id, etag, aid, s, e,
+				  !(transp && !strcmp(transp, "transparent")) && !declined_by_self(ev) &&
+				  !(type && !strcmp(type, "workingLocation")), pr->win_start, pr->win_end);
 }
 
 static enum prov_status google_pull(struct prov_ctx *c, const char *cal, const char *cursor,

@@ -21,7 +21,8 @@
  * video_pending 0: the confirmation goes without a link). Reschedule = PATCH; cancel = DELETE
  * (404 = already gone). Ids are requested as ImmutableId so they survive moves between folders.
  *
- * Pull: GET {graph}/me/calendars/{cal}/calendarView/delta?startDateTime&endDateTime (window now - 1
+ * Pull: GET {graph}/me/calendars/{cal}/calendarView/delta (per calendar: the doctor picks calendars;
+ * the v1.0 reference lists only /me/calendarView/delta for the default one, the delta guide both)?startDateTime&endDateTime (window now - 1
  * day .. now + horizon + 30 days) with Prefer: odata.maxpagesize=100 and outlook.timezone="UTC";
  * @odata.nextLink pages are followed (only on the Graph origin: our token never goes elsewhere)
  * and the final @odata.deltaLink is the cursor {"delta_link", "window_end"}. Entries with @removed
@@ -827,11 +828,7 @@ static int report_event(struct pull_run *pr, json_t *ev)
 	const char *id = json_string_value(json_object_get(ev, "id"));
 	const char *etag = json_string_value(json_object_get(ev, "@odata.etag"));
 	int all_day = json_is_true(json_object_get(ev, "isAllDay"));
-	struct prov_object o = { 0 };
-	struct interval iv;
-	const char *known;
 	time_t s, e;
-	long aid;
 
 	if (!id || !*id || strlen(id) > 1024)
 		return 0;
@@ -840,30 +837,15 @@ static int report_event(struct pull_run *pr, json_t *ev)
 			return 0;   /* end_full removes what was not reported */
 		return pr->sink->remove(pr->sink->ud, id) ? -1 : 0;
 	}
-	if (pr->full && etag && pr->sink->known_etag && (known = pr->sink->known_etag(pr->sink->ud, id)) &&
-	    !strcmp(known, etag))
+	if (prov_object_unchanged(pr->sink, pr->full, id, etag))
 		return 0;
-	o.object_id = id;
-	o.etag = etag ? etag : "";
 	if (graph_time(json_object_get(ev, "start"), all_day, pr->tz, &s) < 0 ||
 	    graph_time(json_object_get(ev, "end"), all_day, pr->tz, &e) < 0 || e < s) {
 		log_warn("outlook: integration %lld: event without readable start/end; no busy time",
 			 pr->o->c->integration_id);
 		s = e = 0;
 	}
-	if ((aid = own_id(pr, ev)) > 0) {
-		o.own_appointment_id = aid;
-		o.own_start = s;
-		o.own_end = e;
-	} else if (e > s && blocks(ev)) {
-		iv.start = s < pr->win_start ? pr->win_start : s;
-		iv.end = e > pr->win_end ? pr->win_end : e;
-		if (iv.end > iv.start) {
-			o.busy = &iv;
-			o.nbusy = 1;
-		}
-	}
-	return pr->sink->upsert(pr->sink->ud, &o) ? -1 : 0;
+	return prov_report_object(pr->sink, id, etag, own_id(pr, ev), s, e, blocks(ev), pr->win_start, pr->win_end);
 }
 
 static enum prov_status outlook_pull(struct prov_ctx *c, const char *cal, const char *cursor,
