@@ -2064,13 +2064,13 @@ def main(argv=None):
 		g.consent = "approve"
 	if a.no_log:
 		g.log_requests = False
+	done = threading.Event()              # handlers first: a caller may signal as soon as it reads the URL
+	signal.signal(signal.SIGTERM, lambda *_: done.set())
+	signal.signal(signal.SIGINT, lambda *_: done.set())
 	g.start()
 	print(g.base_url, flush=True)
 	for k, v in g.env().items():
 		print(f"{k}={v}", file=sys.stderr, flush=True)
-	done = threading.Event()
-	signal.signal(signal.SIGTERM, lambda *_: done.set())
-	signal.signal(signal.SIGINT, lambda *_: done.set())
 	while not done.wait(1.0):
 		pass
 	g.stop()

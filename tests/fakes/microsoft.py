@@ -1583,13 +1583,13 @@ def main(argv=None):
 		m.consent = "approve"
 	if a.no_log:
 		m.log_requests = False
+	done = threading.Event()              # handlers first: a caller may signal as soon as it reads the URL
+	signal.signal(signal.SIGTERM, lambda *_: done.set())
+	signal.signal(signal.SIGINT, lambda *_: done.set())
 	m.start()
 	print(m.base_url, flush=True)
 	for k, v in m.env(a.tenant).items():
 		print(f"{k}={v}", file=sys.stderr, flush=True)
-	done = threading.Event()
-	signal.signal(signal.SIGTERM, lambda *_: done.set())
-	signal.signal(signal.SIGINT, lambda *_: done.set())
 	while not done.wait(1.0):
 		pass
 	m.stop()
