@@ -18,20 +18,22 @@ static void set_error(struct prov_ctx *c, const char *msg)
 	str_copy(c->error, msg, sizeof(c->error));
 }
 
-enum prov_status bearer_init(struct bearer *b)
+enum prov_status bearer_init(struct bearer *b, struct prov_ctx *c, const struct bearer_kind *k)
 {
 	char err[200];
 	long ms;
 
+	b->c = c;
+	b->k = k;
 	if (conf_get_long(b->c->conf, "TF_HTTP_BACKOFF_MS", 1000, 0, 600000, &ms, err, sizeof(err)) < 0) {
-		log_warn("%s: %s; using 1000 ms", b->tag, err);
+		log_warn("%s: %s; using 1000 ms", b->k->tag, err);
 		ms = 1000;
 	}
 	b->backoff_ms = ms;
 	memset(&b->refresh_error, 0, sizeof(b->refresh_error));
 	if (!json_is_object(b->c->creds)) {
-		log_warn("%s: integration %lld has no credentials", b->tag, b->c->integration_id);
-		set_error(b->c, b->msgs->auth);
+		log_warn("%s: integration %lld has no credentials", b->k->tag, b->c->integration_id);
+		set_error(b->c, b->k->msgs.auth);
 		return PROV_AUTH;
 	}
 	return PROV_OK;
@@ -58,8 +60,8 @@ enum prov_status bearer_refresh(struct bearer *b)
 
 	memset(e, 0, sizeof(*e));
 	if (!rt || !*rt) {
-		log_warn("%s: integration %lld has no refresh token", b->tag, b->c->integration_id);
-		set_error(b->c, b->msgs->auth);
+		log_warn("%s: integration %lld has no refresh token", b->k->tag, b->c->integration_id);
+		set_error(b->c, b->k->msgs.auth);
 		return PROV_AUTH;
 	}
 	r = oauth_refresh(&b->ep, rt, bearer_now(b), &b->c->requests, &t, e);
@@ -74,24 +76,24 @@ enum prov_status bearer_refresh(struct bearer *b)
 			json_object_set_new(b->c->creds, "scope", json_string(t.scope));
 		b->c->creds_changed = 1;
 		oauth_tokens_free(&t);
-		log_info("%s: integration %lld: access token refreshed", b->tag, b->c->integration_id);
+		log_info("%s: integration %lld: access token refreshed", b->k->tag, b->c->integration_id);
 		return PROV_OK;
 	case OAUTH_INVALID_GRANT:
-		log_warn("%s: integration %lld: refresh refused (%s): re-consent needed", b->tag, b->c->integration_id,
+		log_warn("%s: integration %lld: refresh refused (%s): re-consent needed", b->k->tag, b->c->integration_id,
 			 e->error);
-		set_error(b->c, b->msgs->auth);
+		set_error(b->c, b->k->msgs.auth);
 		return PROV_AUTH;
 	case OAUTH_INVALID_CLIENT:
-		log_error("%s: the token endpoint refused our client (%s): check the client id and secret", b->tag,
+		log_error("%s: the token endpoint refused our client (%s): check the client id and secret", b->k->tag,
 			  e->error);
-		set_error(b->c, b->msgs->config);
+		set_error(b->c, b->k->msgs.config);
 		return PROV_ERROR;
 	case OAUTH_RETRY:
-		set_error(b->c, b->msgs->retry);
+		set_error(b->c, b->k->msgs.retry);
 		return PROV_RETRY;
 	default:
-		log_warn("%s: integration %lld: refresh failed (%s)", b->tag, b->c->integration_id, e->error);
-		set_error(b->c, b->msgs->error);
+		log_warn("%s: integration %lld: refresh failed (%s)", b->k->tag, b->c->integration_id, e->error);
+		set_error(b->c, b->k->msgs.error);
 		return PROV_ERROR;
 	}
 }
@@ -179,32 +181,32 @@ enum prov_status bearer_send(struct bearer *b, const char *method, const char *u
 		rq.body_len = body ? strlen(body) : 0;
 		rq.bearer = cred(b, "access_token");
 		rq.timeout = b->ep.timeout;
-		rq.max_response = b->max_response;
+		rq.max_response = b->k->max_response;
 		rq.counter = &b->c->requests;
 		http_response_free(rs);
 		if (http_do(&rq, rs, err, sizeof(err)) != TF_OK) {
-			log_warn("%s: %s %s: %s", b->tag, method, where, err);
+			log_warn("%s: %s %s: %s", b->k->tag, method, where, err);
 			rs->status = 0;
 		}
 		if (rs->status == 401 && !refreshed) {
 			refreshed = 1;
-			log_info("%s: %s %s: 401, refreshing the access token once", b->tag, method, where);
+			log_info("%s: %s %s: 401, refreshing the access token once", b->k->tag, method, where);
 			if ((ps = bearer_refresh(b)) != PROV_OK)
 				return ps;
 			attempt--;
 			continue;
 		}
-		if (!b->retryable(rs) || attempt >= b->max_retries)
+		if (!b->k->retryable(rs) || attempt >= b->k->max_retries)
 			return PROV_OK;
 		wait = rs->retry_after[0] ? bearer_retry_after_ms(rs->retry_after) : -1;
-		if (wait > b->max_wait_ms) {
-			log_warn("%s: %s %s: HTTP %ld, Retry-After %s s is beyond this run", b->tag, method, where,
+		if (wait > b->k->max_wait_ms) {
+			log_warn("%s: %s %s: HTTP %ld, Retry-After %s s is beyond this run", b->k->tag, method, where,
 				 rs->status, rs->retry_after);
 			return PROV_OK;
 		}
 		if (wait < 0)
 			wait = bearer_jitter_ms(b->backoff_ms, attempt);
-		log_info("%s: %s %s: HTTP %ld, retry %d in %ld ms", b->tag, method, where, rs->status, attempt + 1, wait);
+		log_info("%s: %s %s: HTTP %ld, retry %d in %ld ms", b->k->tag, method, where, rs->status, attempt + 1, wait);
 		bearer_sleep_ms(wait);
 	}
 }

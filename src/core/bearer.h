@@ -19,25 +19,30 @@ struct bearer_msgs {
 	const char *error;    /* anything else */
 };
 
-/* One provider's calls for one prov_ctx. Fill in, then bearer_init. c->creds holds
- * {"access_token", "refresh_token", "expires_at" (Unix seconds), "scope"}. */
-struct bearer {
-	struct prov_ctx *c;
+/* What a provider's calls are like (one static table per provider). */
+struct bearer_kind {
 	const char *tag;                  /* log prefix: "google", "outlook" */
-	struct oauth_endpoints ep;
-	const struct bearer_msgs *msgs;
+	struct bearer_msgs msgs;
 	int max_retries;                  /* retries after a transient answer (attempts = max_retries + 1) */
 	long max_wait_ms;                 /* a longer Retry-After ends the call at once */
 	size_t max_response;
 	/* 1 when the answer (status 0 = none arrived) is transient and worth another attempt */
 	int (*retryable)(const struct http_response *rs);
-	long backoff_ms;                  /* set by bearer_init from TF_HTTP_BACKOFF_MS (default 1000) */
+};
+
+/* One provider's calls for one prov_ctx. c->creds holds {"access_token", "refresh_token",
+ * "expires_at" (Unix seconds), "scope"}. */
+struct bearer {
+	struct prov_ctx *c;
+	const struct bearer_kind *k;
+	struct oauth_endpoints ep;        /* filled by the provider (its *_endpoints function) */
+	long backoff_ms;                  /* TF_HTTP_BACKOFF_MS (default 1000) */
 	struct oauth_error refresh_error; /* the token endpoint's error of the last failed refresh */
 };
 
-/* Reads TF_HTTP_BACKOFF_MS into b->backoff_ms and checks that c->creds is an object
- * (PROV_AUTH with msgs->auth otherwise). */
-enum prov_status bearer_init(struct bearer *b);
+/* Binds b (whose ep the provider has filled) to c and k, reads TF_HTTP_BACKOFF_MS and checks that
+ * c->creds is an object (PROV_AUTH with k->msgs.auth otherwise). */
+enum prov_status bearer_init(struct bearer *b, struct prov_ctx *c, const struct bearer_kind *k);
 
 /* The larger of c->now and the clock. */
 time_t bearer_now(const struct bearer *b);

@@ -66,7 +66,6 @@ struct gctx {
 	const char *api;
 };
 
-static const struct bearer_msgs google_msgs = { MSG_AUTH, MSG_CONFIG, MSG_RETRY, MSG_ERROR };
 
 static __thread char last_link[512];
 static __thread const struct prov_ctx *last_ctx;
@@ -137,6 +136,15 @@ static time_t g_now(const struct gctx *g)
 
 static int g_retryable(const struct http_response *rs);
 
+static const struct bearer_kind google_kind = {
+	.tag = "google",
+	.msgs = { .auth = MSG_AUTH, .config = MSG_CONFIG, .retry = MSG_RETRY, .error = MSG_ERROR },
+	.max_retries = GOOGLE_MAX_RETRIES,
+	.max_wait_ms = GOOGLE_MAX_WAIT_MS,
+	.max_response = GOOGLE_MAX_RESPONSE,
+	.retryable = g_retryable,
+};
+
 static enum prov_status g_init(struct gctx *g, struct prov_ctx *c)
 {
 	char err[200];
@@ -150,14 +158,7 @@ static enum prov_status g_init(struct gctx *g, struct prov_ctx *c)
 		return PROV_ERROR;
 	}
 	g->api = conf_get_default(c->conf, "GOOGLE_API_BASE", GOOGLE_DEFAULT_API_BASE);
-	g->b.c = c;
-	g->b.tag = "google";
-	g->b.msgs = &google_msgs;
-	g->b.max_retries = GOOGLE_MAX_RETRIES;
-	g->b.max_wait_ms = GOOGLE_MAX_WAIT_MS;
-	g->b.max_response = GOOGLE_MAX_RESPONSE;
-	g->b.retryable = g_retryable;
-	return bearer_init(&g->b);
+	return bearer_init(&g->b, c, &google_kind);
 }
 
 static const char *cred(const struct gctx *g, const char *key)

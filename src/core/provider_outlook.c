@@ -84,7 +84,6 @@
 #define MSG_ERROR  "Outlook hat die Anfrage abgelehnt."
 #define MSG_NOCAL  "Ein Outlook-Kalender dieser Verbindung ist nicht mehr vorhanden."
 
-static const struct bearer_msgs outlook_msgs = { MSG_AUTH, MSG_CONFIG, MSG_RETRY, MSG_ERROR };
 
 struct octx {
 	struct prov_ctx *c;
@@ -232,6 +231,15 @@ static void refine_auth_error(struct octx *o)
 		set_error(o->c, MSG_50173);
 }
 
+static const struct bearer_kind outlook_kind = {
+	.tag = "outlook",
+	.msgs = { .auth = MSG_AUTH, .config = MSG_CONFIG, .retry = MSG_RETRY, .error = MSG_ERROR },
+	.max_retries = OUTLOOK_MAX_RETRIES,
+	.max_wait_ms = OUTLOOK_MAX_WAIT_MS,
+	.max_response = OUTLOOK_MAX_RESPONSE,
+	.retryable = o_retryable,
+};
+
 static enum prov_status o_init(struct octx *o, struct prov_ctx *c)
 {
 	char err[200];
@@ -245,14 +253,7 @@ static enum prov_status o_init(struct octx *o, struct prov_ctx *c)
 		return PROV_ERROR;
 	}
 	o->graph = conf_get_default(c->conf, "MICROSOFT_GRAPH_BASE", OUTLOOK_DEFAULT_GRAPH_BASE);
-	o->b.c = c;
-	o->b.tag = "outlook";
-	o->b.msgs = &outlook_msgs;
-	o->b.max_retries = OUTLOOK_MAX_RETRIES;
-	o->b.max_wait_ms = OUTLOOK_MAX_WAIT_MS;
-	o->b.max_response = OUTLOOK_MAX_RESPONSE;
-	o->b.retryable = o_retryable;
-	return bearer_init(&o->b);
+	return bearer_init(&o->b, c, &outlook_kind);
 }
 
 /* One Graph call. url: absolute. prefer: extra Prefer values (NULL = none). *reply: the JSON of a
