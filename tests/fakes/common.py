@@ -1,8 +1,11 @@
 """common.py: the generic parts of the provider fakes (tests/fakes/google.py, microsoft.py): stdlib only.
 
+    FakeBase        knobs, failure rules (fail/_match_failure), request + delivery logs, start/stop
     FakeServer      ThreadingHTTPServer for the fakes (daemon threads, reuse address, deep backlog)
-    BaseHandler     do_GET..do_DELETE → self._dispatch(method); body reading with a size limit
-                    (TooLarge), _send/_json, _log_entry (request log record with secrets redacted)
+    BaseHandler     do_GET..do_DELETE → _dispatch: body with a size limit, the common /_fake/ control
+                    endpoints, the request log (secrets redacted, status set before the answer leaves),
+                    latency; the fake's handler adds _serve, _control, _answer
+    serve_cli       the CLI loop (URL on stdout, settings on stderr, until SIGTERM/SIGINT)
     Sender          a heap of timed jobs worked off by a few threads (push / notification delivery
                     with retries); deliver(job) is the owner's callback
     http_post       one POST to a receiver: (status, headers, body, error name)
@@ -12,8 +15,11 @@ import base64
 import heapq
 import http.client
 import json
+import signal
+import sys
 import threading
 import time
+import traceback
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -132,7 +138,99 @@ class BaseHandler(BaseHTTPRequestHandler):
 		self._dispatch("DELETE")
 
 	def _dispatch(self, method):
+		"""Body, /_fake/ control (_control_common, then the fake's _control), request log, latency, then
+		the fake's _serve; exceptions go to the fake's _answer (True when it rendered one)."""
+		f = self.fake
+		self._status = self._entry = None
+		u = urllib.parse.urlsplit(self.path)
+		path = u.path
+		q = urllib.parse.parse_qs(u.query, keep_blank_values=True)
+		try:
+			body = self._read_body()
+		except TooLarge:
+			self.close_connection = True
+			return self._too_large()
+		if path.startswith("/_fake/"):
+			try:
+				j = json.loads(body.decode("utf-8")) if body else {}
+				if not isinstance(j, dict):
+					raise ValueError("JSON object expected")
+				if not self._control_common(method, path, q, j):
+					self._control(method, path, q, j)
+			except (ValueError, KeyError, TypeError) as e:
+				self._json(400, {"error": f"{type(e).__name__}: {e}"})
+			except Exception as e:
+				if not self._answer(e):
+					raise
+			return
+		if f.log_requests:
+			self._entry = self._log_entry(method, path, q, body)
+			with f.lock:
+				if len(f.requests) < MAX_LOG:
+					f.requests.append(self._entry)
+		if f.latency_ms:
+			time.sleep(f.latency_ms / 1000.0)
+		try:
+			self._serve(method, path, q, body)
+		except Exception as e:
+			if not self._answer(e):
+				traceback.print_exc()
+				self._internal_error()
+		finally:
+			self._entry = None
+
+	def _too_large(self):
+		self._json(413, {"error": "request body too large"})
+
+	def _internal_error(self):
+		self._json(500, {"error": "internal error"})
+
+	def _answer(self, exc):
+		"""Hook: render the fake's own error exceptions; False for anything else."""
+		return False
+
+	def _serve(self, method, path, q, body):
 		raise NotImplementedError
+
+	def _control(self, method, path, q, j):
+		self._json(404, {"error": f"no control endpoint {method} {path}"})
+
+	def _control_common(self, method, path, q, j):
+		"""The control endpoints every fake has; False when path is not one of them.
+		   GET /_fake/requests[?since=N&path=PREFIX] {"requests", "count"}    DELETE /_fake/requests
+		   GET /_fake/knobs | POST /_fake/knobs {knob: value, ...}
+		   POST /_fake/fail {"kind", "count" | "fraction", "path_prefix", "method"} | DELETE /_fake/fail
+		   GET /_fake/deliveries | POST /_fake/reset"""
+		f = self.fake
+		key = (method, path)
+		if key == ("GET", "/_fake/requests"):
+			since = int((q.get("since") or ["0"])[0])
+			with f.lock:
+				count = len(f.requests)
+			self._json(200, {"requests": f.request_log(since, (q.get("path") or [None])[0]), "count": count})
+		elif key == ("DELETE", "/_fake/requests"):
+			f.clear_requests()
+			self._json(200, {})
+		elif key == ("GET", "/_fake/knobs"):
+			self._json(200, f.knobs())
+		elif key == ("POST", "/_fake/knobs"):
+			f.set_knobs(**j)
+			self._json(200, f.knobs())
+		elif key == ("POST", "/_fake/fail"):
+			f.fail(j["kind"], count=j.get("count"), fraction=j.get("fraction"), path_prefix=j.get("path_prefix"),
+			       method=j.get("method"))
+			self._json(200, {})
+		elif key == ("DELETE", "/_fake/fail"):
+			f.clear_failures()
+			self._json(200, {})
+		elif key == ("GET", "/_fake/deliveries"):
+			self._json(200, {"deliveries": f.delivery_log()})
+		elif key == ("POST", "/_fake/reset"):
+			f.reset()
+			self._json(200, {})
+		else:
+			return False
+		return True
 
 	def _read_body(self):
 		"""The request body (Content-Length or chunked); TooLarge over MAX_BODY or when malformed."""
@@ -201,3 +299,110 @@ class BaseHandler(BaseHTTPRequestHandler):
 					parsed = body.decode("utf-8", "replace")[:4096]
 		return {"time": time.time(), "method": method, "path": path, "query": q, "headers": hdrs, "body": parsed,
 			"status": None}
+
+
+class FakeBase:
+	"""What every fake has: knobs, failure rules, request and delivery logs, the server's start/stop.
+	A subclass sets KNOBS, FAIL_KINDS, FAIL_PREFIX and HANDLER (a BaseHandler subclass), and has lock,
+	rng, failures, requests, deliveries, host, port, sender (a Sender) and log_requests."""
+	KNOBS = ()
+	FAIL_KINDS = {}
+	FAIL_PREFIX = "/"
+	HANDLER = None
+
+	def _check_knob(self, name, value):
+		"""Hook: raise ValueError for a bad value of a knob."""
+
+	def set_knobs(self, **kw):
+		with self.lock:
+			for k, v in kw.items():
+				if k not in self.KNOBS:
+					raise ValueError(f"unknown knob {k}")
+				self._check_knob(k, v)
+				setattr(self, k, v)
+
+	def knobs(self):
+		with self.lock:
+			return {k: getattr(self, k) for k in self.KNOBS}
+
+	def fail(self, kind, count=None, fraction=None, path_prefix=None, method=None):
+		"""Answer the next count matching requests (or each with probability fraction) with failure kind."""
+		if kind not in self.FAIL_KINDS:
+			raise ValueError("kind: one of " + ", ".join(self.FAIL_KINDS))
+		if (count is None) == (fraction is None):
+			raise ValueError("give count or fraction")
+		with self.lock:
+			self.failures.append({"kind": kind, "count": count, "fraction": fraction,
+					      "path_prefix": self.FAIL_PREFIX if path_prefix is None else path_prefix,
+					      "method": method})
+
+	def clear_failures(self):
+		with self.lock:
+			self.failures = []
+
+	def _match_failure(self, method, path):
+		"""The kind of the first failure rule that takes this request (its count used up by one), or None.
+		Call with the lock held."""
+		for rule in self.failures:
+			if not path.startswith(rule["path_prefix"] or "") or (rule["method"] and rule["method"] != method):
+				continue
+			if rule["count"] is not None:
+				if rule["count"] <= 0:
+					continue
+				rule["count"] -= 1
+			elif self.rng.random() >= rule["fraction"]:
+				continue
+			return rule["kind"]
+		return None
+
+	def request_log(self, since=0, path_prefix=None):
+		with self.lock:
+			return [r for r in self.requests[since:] if path_prefix is None or r["path"].startswith(path_prefix)]
+
+	def clear_requests(self):
+		with self.lock:
+			self.requests = []
+
+	def delivery_log(self):
+		with self.lock:
+			return list(self.deliveries)
+
+	def start(self):
+		handler = type("Handler", (self.HANDLER,), {"fake": self})
+		self.server = FakeServer((self.host, self.port), handler)
+		self.port = self.server.server_address[1]
+		self.base_url = f"http://{self.host}:{self.port}"
+		self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+		self._thread.start()
+		self.sender.start()
+		return self
+
+	def stop(self):
+		if self.server is None:
+			return
+		self.sender.stop()
+		self.server.shutdown()
+		self.server.server_close()
+		self._thread.join(timeout=5)
+		self.server = None
+
+	def __enter__(self):
+		return self.start()
+
+	def __exit__(self, *exc):
+		self.stop()
+
+
+def serve_cli(fake, env):
+	"""Run fake until SIGTERM/SIGINT: the base URL on stdout, env() as NAME=value lines on stderr."""
+	done = threading.Event()              # handlers first: a caller may signal as soon as it reads the URL
+	signal.signal(signal.SIGTERM, lambda *_: done.set())
+	signal.signal(signal.SIGINT, lambda *_: done.set())
+	fake.start()
+	print(fake.base_url, flush=True)
+	for k, v in env().items():
+		print(f"{k}={v}", file=sys.stderr, flush=True)
+	while not done.wait(1.0):
+		pass
+	fake.stop()
+	return 0

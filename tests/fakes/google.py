@@ -81,7 +81,6 @@ import json
 import random
 import re
 import secrets
-import signal
 import sys
 import threading
 import time
@@ -89,7 +88,7 @@ import urllib.parse
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from common import MAX_LOG, BaseHandler, FakeServer, Sender, TooLarge, b64url, http_post, redact
+from common import BaseHandler, FakeBase, Sender, b64url, http_post, serve_cli
 
 UTC = timezone.utc
 EXPANSION_DAYS = 730
@@ -521,8 +520,11 @@ KNOBS = ("latency_ms", "consent", "account_email", "deny_scopes", "redirect_uri_
 	 "retry_after", "log_requests", "redirect_uris")
 
 
-class FakeGoogle:
+class FakeGoogle(FakeBase):
 	"""The fake: state, knobs, helpers and the HTTP server. Every public method takes the lock."""
+	KNOBS = KNOBS
+	FAIL_KINDS = FAIL_KINDS
+	FAIL_PREFIX = "/calendar/v3/"
 
 	DEFAULT_CLIENT_ID = "tf-test-client.apps.googleusercontent.com"
 	DEFAULT_CLIENT_SECRET = "GOCSPX-tf-test-secret"
@@ -672,38 +674,14 @@ class FakeGoogle:
 		return {"GOOGLE_AUTH_URI": b + "/o/oauth2/v2/auth", "GOOGLE_TOKEN_URI": b + "/token",
 			"GOOGLE_REVOKE_URI": b + "/revoke", "GOOGLE_API_BASE": b + "/calendar/v3"}
 
-	def set_knobs(self, **kw):
-		with self.lock:
-			for k, v in kw.items():
-				if k not in KNOBS:
-					raise ValueError(f"unknown knob {k}")
-				if k == "consent" and v not in ("page", "approve", "deny"):
-					raise ValueError("consent: page, approve or deny")
-				if k == "meet_mode" and v not in ("pending", "success", "failure"):
-					raise ValueError("meet_mode: pending, success or failure")
-				if k == "page_sizes" and v is not None and (not isinstance(v, list) or not v or
-									     not all(isinstance(x, int) and x >= 0 for x in v) or
-									     not any(v)):
-					raise ValueError("page_sizes: a list of non-negative ints with one positive")
-				setattr(self, k, v)
-
-	def knobs(self):
-		with self.lock:
-			return {k: getattr(self, k) for k in KNOBS}
-
-	def fail(self, kind, count=None, fraction=None, path_prefix="/calendar/v3/", method=None):
-		"""Answer the next count matching requests (or each with probability fraction) with a failure."""
-		if kind not in FAIL_KINDS:
-			raise ValueError(f"kind: one of {', '.join(FAIL_KINDS)}")
-		if (count is None) == (fraction is None):
-			raise ValueError("give count or fraction")
-		with self.lock:
-			self.failures.append({"kind": kind, "count": count, "fraction": fraction, "path_prefix": path_prefix,
-					      "method": method})
-
-	def clear_failures(self):
-		with self.lock:
-			self.failures = []
+	def _check_knob(self, k, v):
+		if k == "consent" and v not in ("page", "approve", "deny"):
+			raise ValueError("consent: page, approve or deny")
+		if k == "meet_mode" and v not in ("pending", "success", "failure"):
+			raise ValueError("meet_mode: pending, success or failure")
+		if k == "page_sizes" and v is not None and (not isinstance(v, list) or not v or
+							     not all(isinstance(x, int) and x >= 0 for x in v) or not any(v)):
+			raise ValueError("page_sizes: a list of non-negative ints with one positive")
 
 	def create_event(self, email, cal_id, event, conference_data_version=0):
 		"""Insert an event as the account's owner would (same validation as events.insert). Returns it."""
@@ -773,18 +751,6 @@ class FakeGoogle:
 			return [{k: v for k, v in ch.items() if k != "cal"} | {"calendarId": ch["cal"]["id"],
 									      "active": self._channel_active(ch)}
 				for ch in self.channels.values()]
-
-	def request_log(self, since=0, path_prefix=None):
-		with self.lock:
-			return [r for r in self.requests[since:] if path_prefix is None or r["path"].startswith(path_prefix)]
-
-	def clear_requests(self):
-		with self.lock:
-			self.requests = []
-
-	def delivery_log(self):
-		with self.lock:
-			return list(self.deliveries)
 
 	# ------------------------------------------------------------ OAuth
 
@@ -1713,45 +1679,14 @@ class FakeGoogle:
 
 	# ------------------------------------------------------------ server
 
-	def start(self):
-		handler = type("Handler", (_Handler,), {"fake": self})
-		self.server = FakeServer((self.host, self.port), handler)
-		self.port = self.server.server_address[1]
-		self.base_url = f"http://{self.host}:{self.port}"
-		self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-		self._thread.start()
-		self.sender.start()
-		return self
-
-	def stop(self):
-		if self.server is None:
-			return
-		self.sender.stop()
-		self.server.shutdown()
-		self.server.server_close()
-		self._thread.join(timeout=5)
-		self.server = None
-
-	def __enter__(self):
-		return self.start()
-
-	def __exit__(self, *exc):
-		self.stop()
-
 	def _failure(self, method, path):
-		for rule in self.failures:
-			if not path.startswith(rule["path_prefix"] or "") or (rule["method"] and rule["method"] != method):
-				continue
-			if rule["count"] is not None:
-				if rule["count"] <= 0:
-					continue
-				rule["count"] -= 1
-			elif self.rng.random() >= rule["fraction"]:
-				continue
-			code, domain, reason, msg, retry = FAIL_KINDS[rule["kind"]]
-			hdr = {"Retry-After": str(self.retry_after)} if retry and self.retry_after is not None else {}
-			return ApiError(code, reason, msg, domain=domain, headers=hdr)
-		return None
+		kind = self._match_failure(method, path)
+		if kind is None:
+			return None
+		code, domain, reason, msg, retry = FAIL_KINDS[kind]
+		hdr = {"Retry-After": str(self.retry_after)} if retry and self.retry_after is not None else {}
+		return ApiError(code, reason, msg, domain=domain, headers=hdr)
+
 
 
 def _dead_end_page(e):
@@ -1765,53 +1700,32 @@ class _Handler(BaseHandler):
 	server_version = "ESF"
 	redact_form = REDACT_FORM
 
-	def _dispatch(self, method):
-		f = self.fake
-		self._status = self._entry = None
-		u = urllib.parse.urlsplit(self.path)
-		path = u.path
-		q = urllib.parse.parse_qs(u.query, keep_blank_values=True)
-		try:
-			body = self._read_body()
-		except TooLarge:
-			self.close_connection = True
-			self._json(413, ApiError(413, "uploadTooLarge", "Request Entity Too Large").body())
-			return
-		if path.startswith("/_fake/"):
-			try:
-				self._control(method, path, q, body)
-			except (ValueError, KeyError, TypeError) as e:
-				self._json(400, {"error": f"{type(e).__name__}: {e}"})
-			except ApiError as e:
-				self._json(e.code, e.body(), e.headers)
-			return
-		entry = self._entry = None
-		if f.log_requests:
-			entry = self._entry = self._log_entry(method, path, q, body)
-			with f.lock:
-				if len(f.requests) < MAX_LOG:
-					f.requests.append(entry)
-		if f.latency_ms:
-			time.sleep(f.latency_ms / 1000.0)
-		try:
-			if not path.startswith("/calendar/v3/"):     # API paths fail after authentication (in _api)
-				with f.lock:
-					fail = f._failure(method, path)
-				if fail is not None:
-					raise fail
-			self._route(method, path, q, body)
-		except ApiError as e:
+	def _too_large(self):
+		self._json(413, ApiError(413, "uploadTooLarge", "Request Entity Too Large").body())
+
+	def _internal_error(self):
+		self._json(500, ApiError(500, "backendError", "Backend Error").body())
+
+	def _answer(self, e):
+		if isinstance(e, ApiError):
 			self._json(e.code, e.body(), e.headers)
-		except OAuthError as e:
+		elif isinstance(e, OAuthError):
 			self._json(e.status, {"error": e.error, "error_description": e.description},
 				   {"Cache-Control": "no-store", "Pragma": "no-cache"})
-		except DeadEnd as e:
+		elif isinstance(e, DeadEnd):
 			self._send(e.status, _dead_end_page(e), "text/html; charset=utf-8", {"Cache-Control": "no-store"})
-		except Exception:
-			import traceback
-			traceback.print_exc()
-			self._json(500, ApiError(500, "backendError", "Backend Error").body())
-		self._entry = None
+		else:
+			return False
+		return True
+
+	def _serve(self, method, path, q, body):
+		f = self.fake
+		if not path.startswith("/calendar/v3/"):     # API paths fail after authentication (in _api)
+			with f.lock:
+				fail = f._failure(method, path)
+			if fail is not None:
+				raise fail
+		self._route(method, path, q, body)
 
 	def _route(self, method, path, q, body):
 		f = self.fake
@@ -1961,9 +1875,7 @@ class _Handler(BaseHandler):
 				return self._send(204)
 
 	# ------------------------------------------------------------ CONTROL (/_fake/, JSON)
-	#   GET  /_fake/requests[?since=N&path=PREFIX]    {"requests": [...], "count": N}   DELETE clears it
-	#   GET  /_fake/knobs | POST /_fake/knobs {knob: value, ...}
-	#   POST /_fake/fail {"kind", "count" | "fraction", "path_prefix", "method"} | DELETE /_fake/fail
+	#   common.BaseHandler._control_common: requests, knobs, fail, deliveries, reset
 	#   POST /_fake/accounts {"email", "name", "seed": bool}
 	#   POST /_fake/calendars {"account", "id", "summary", "timeZone", "accessRole", "primary", "conferenceTypes"}
 	#   POST /_fake/calendars/delete {"account", "calendarId"}
@@ -1974,39 +1886,16 @@ class _Handler(BaseHandler):
 	#   POST /_fake/tokens {"email", "scope", "offline"}   tokens without the browser (benches)
 	#   POST /_fake/expire {"what": "access" | "refresh" | "sync" | "channels", "channelId"}
 	#   POST /_fake/revoke-user {"email"}
-	#   GET  /_fake/channels | GET /_fake/deliveries | POST /_fake/reset
+	#   GET  /_fake/channels
 	# "account" defaults to the knob account_email, "calendarId" to "primary".
 
-	def _control(self, method, path, q, body):
+	def _control(self, method, path, q, j):
 		f = self.fake
-		j = self._jbody(body) if body else {}
-		if not isinstance(j, dict):
-			raise ValueError("JSON object expected")
 		acct = j.get("account") or (q.get("account") or [f.account_email])[0]
 		cid = j.get("calendarId") or (q.get("calendarId") or ["primary"])[0]
 		if cid == "primary":
 			cid = acct
 		key = (method, path)
-		if key == ("GET", "/_fake/requests"):
-			since = int((q.get("since") or ["0"])[0])
-			with f.lock:
-				count = len(f.requests)
-			return self._json(200, {"requests": f.request_log(since, (q.get("path") or [None])[0]), "count": count})
-		if key == ("DELETE", "/_fake/requests"):
-			f.clear_requests()
-			return self._json(200, {})
-		if key == ("GET", "/_fake/knobs"):
-			return self._json(200, f.knobs())
-		if key == ("POST", "/_fake/knobs"):
-			f.set_knobs(**j)
-			return self._json(200, f.knobs())
-		if key == ("POST", "/_fake/fail"):
-			f.fail(j["kind"], count=j.get("count"), fraction=j.get("fraction"),
-			       path_prefix=j.get("path_prefix", "/calendar/v3/"), method=j.get("method"))
-			return self._json(200, {})
-		if key == ("DELETE", "/_fake/fail"):
-			f.clear_failures()
-			return self._json(200, {})
 		if key == ("POST", "/_fake/accounts"):
 			a = f.add_account(j["email"], j.get("name"), seed_calendars=bool(j.get("seed")))
 			return self._json(200, {"email": a["email"], "sub": a["sub"], "calendars": list(a["calendars"])})
@@ -2038,12 +1927,10 @@ class _Handler(BaseHandler):
 			return self._json(200, {})
 		if key == ("GET", "/_fake/channels"):
 			return self._json(200, {"channels": f.channel_list()})
-		if key == ("GET", "/_fake/deliveries"):
-			return self._json(200, {"deliveries": f.delivery_log()})
-		if key == ("POST", "/_fake/reset"):
-			f.reset()
-			return self._json(200, {})
 		return self._json(404, {"error": f"no control endpoint {method} {path}"})
+
+
+FakeGoogle.HANDLER = _Handler
 
 
 def main(argv=None):
@@ -2064,17 +1951,7 @@ def main(argv=None):
 		g.consent = "approve"
 	if a.no_log:
 		g.log_requests = False
-	done = threading.Event()              # handlers first: a caller may signal as soon as it reads the URL
-	signal.signal(signal.SIGTERM, lambda *_: done.set())
-	signal.signal(signal.SIGINT, lambda *_: done.set())
-	g.start()
-	print(g.base_url, flush=True)
-	for k, v in g.env().items():
-		print(f"{k}={v}", file=sys.stderr, flush=True)
-	while not done.wait(1.0):
-		pass
-	g.stop()
-	return 0
+	return serve_cli(g, g.env)
 
 
 if __name__ == "__main__":

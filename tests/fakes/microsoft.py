@@ -73,7 +73,6 @@ import json
 import random
 import re
 import secrets
-import signal
 import sys
 import threading
 import time
@@ -82,7 +81,7 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from common import MAX_LOG, BaseHandler, FakeServer, Sender, TooLarge, b64url, http_post
+from common import BaseHandler, FakeBase, Sender, b64url, http_post, serve_cli
 
 UTC = timezone.utc
 GRAPH = "https://graph.microsoft.com/"
@@ -222,8 +221,11 @@ def prefer(headers):
 	return out
 
 
-class FakeMicrosoft:
+class FakeMicrosoft(FakeBase):
 	"""The fake: state, knobs, helpers and the HTTP server. Every public method takes the lock."""
+	KNOBS = KNOBS
+	FAIL_KINDS = FAIL_KINDS
+	FAIL_PREFIX = "/v1.0/"
 
 	DEFAULT_CLIENT_ID = "00001111-aaaa-2222-bbbb-3333cccc4444"
 	DEFAULT_CLIENT_SECRET = "tf~test~secret~Qx8Q"
@@ -332,53 +334,23 @@ class FakeMicrosoft:
 		"""The settings that point the app at this fake."""
 		return {"MICROSOFT_AUTHORITY": f"{self.base_url}/{tenant}", "MICROSOFT_GRAPH_BASE": f"{self.base_url}/v1.0"}
 
-	def set_knobs(self, **kw):
-		with self.lock:
-			for k, v in kw.items():
-				if k not in KNOBS:
-					raise ValueError(f"unknown knob {k}")
-				if k == "consent" and v not in ("page", "approve", "deny"):
-					raise ValueError("consent: page, approve or deny")
-				if k == "sign_in_audience" and v not in AUDIENCES:
-					raise ValueError("sign_in_audience: " + ", ".join(AUDIENCES))
-				if k == "personal_teams" and v not in ("ignore", "fail"):
-					raise ValueError("personal_teams: ignore or fail")
-				if k == "delta_expiry" and v not in ("410", "syncStateNotFound"):
-					raise ValueError("delta_expiry: 410 or syncStateNotFound")
-				setattr(self, k, v)
-
-	def knobs(self):
-		with self.lock:
-			return {k: getattr(self, k) for k in KNOBS}
-
-	def fail(self, kind, count=None, fraction=None, path_prefix="/v1.0/", method=None):
-		"""Answer the next count matching requests (or each with probability fraction) with a failure."""
-		if kind not in FAIL_KINDS:
-			raise ValueError("kind: one of " + ", ".join(FAIL_KINDS))
-		if (count is None) == (fraction is None):
-			raise ValueError("give count or fraction")
-		with self.lock:
-			self.failures.append({"kind": kind, "count": count, "fraction": fraction, "path_prefix": path_prefix,
-					      "method": method})
-
-	def clear_failures(self):
-		with self.lock:
-			self.failures = []
+	def _check_knob(self, k, v):
+		if k == "consent" and v not in ("page", "approve", "deny"):
+			raise ValueError("consent: page, approve or deny")
+		if k == "sign_in_audience" and v not in AUDIENCES:
+			raise ValueError("sign_in_audience: " + ", ".join(AUDIENCES))
+		if k == "personal_teams" and v not in ("ignore", "fail"):
+			raise ValueError("personal_teams: ignore or fail")
+		if k == "delta_expiry" and v not in ("410", "syncStateNotFound"):
+			raise ValueError("delta_expiry: 410 or syncStateNotFound")
 
 	def _failure(self, method, path):
-		for rule in self.failures:
-			if not path.startswith(rule["path_prefix"] or "") or (rule["method"] and rule["method"] != method):
-				continue
-			if rule["count"] is not None:
-				if rule["count"] <= 0:
-					continue
-				rule["count"] -= 1
-			elif self.rng.random() >= rule["fraction"]:
-				continue
-			status, code, msg, retry = FAIL_KINDS[rule["kind"]]
-			hdr = {"Retry-After": str(self.retry_after)} if retry and self.retry_after is not None else {}
-			return GraphError(status, code, msg, hdr)
-		return None
+		kind = self._match_failure(method, path)
+		if kind is None:
+			return None
+		status, code, msg, retry = FAIL_KINDS[kind]
+		hdr = {"Retry-After": str(self.retry_after)} if retry and self.retry_after is not None else {}
+		return GraphError(status, code, msg, hdr)
 
 	def issue_tokens(self, email, scope="offline_access User.Read Calendars.ReadWrite"):
 		"""Tokens as after a consent, without the browser (benches, seeding)."""
@@ -445,18 +417,6 @@ class FakeMicrosoft:
 		with self.lock:
 			return [self._sub_json(s) | {"active": self._sub_active(s), "account": s["email"],
 						     "reauthorizationRequired": s["reauth"]} for s in self.subscriptions.values()]
-
-	def request_log(self, since=0, path_prefix=None):
-		with self.lock:
-			return [r for r in self.requests[since:] if path_prefix is None or r["path"].startswith(path_prefix)]
-
-	def clear_requests(self):
-		with self.lock:
-			self.requests = []
-
-	def delivery_log(self):
-		with self.lock:
-			return list(self.deliveries)
 
 	# ------------------------------------------------------------ identity platform
 
@@ -1206,32 +1166,6 @@ class FakeMicrosoft:
 		if retry:
 			self.sender.schedule(time.time() + base * 2 ** (job["attempt"] - 1), dict(job, attempt=job["attempt"] + 1))
 
-	# ------------------------------------------------------------ server
-
-	def start(self):
-		handler = type("Handler", (_Handler,), {"fake": self})
-		self.server = FakeServer((self.host, self.port), handler)
-		self.port = self.server.server_address[1]
-		self.base_url = f"http://{self.host}:{self.port}"
-		self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-		self._thread.start()
-		self.sender.start()
-		return self
-
-	def stop(self):
-		if self.server is None:
-			return
-		self.sender.stop()
-		self.server.shutdown()
-		self.server.server_close()
-		self._thread.join(timeout=5)
-		self.server = None
-
-	def __enter__(self):
-		return self.start()
-
-	def __exit__(self, *exc):
-		self.stop()
 
 
 def _error_page(e):
@@ -1253,56 +1187,32 @@ class _Handler(BaseHandler):
 			headers = {"request-id": rid, "client-request-id": self.headers.get("client-request-id") or rid} | (headers or {})
 		super()._send(status, body, ctype, headers)
 
-	def _dispatch(self, method):
-		f = self.fake
-		self._status = self._entry = None
-		u = urllib.parse.urlsplit(self.path)
-		path = u.path
-		q = urllib.parse.parse_qs(u.query, keep_blank_values=True)
-		try:
-			body = self._read_body()
-		except TooLarge:
-			self.close_connection = True
-			self._json(413, GraphError(413, "RequestEntityTooLarge", "The request is too large.").body())
-			return
-		if path.startswith("/_fake/"):
-			try:
-				self._control(method, path, q, body)
-			except (ValueError, KeyError, TypeError) as e:
-				self._json(400, {"error": f"{type(e).__name__}: {e}"})
-			except GraphError as e:
-				self._json(e.status, e.body(), e.headers)
-			return
-		entry = self._entry = None
-		if f.log_requests:
-			entry = self._entry = self._log_entry(method, path, q, body)
-			with f.lock:
-				if len(f.requests) < MAX_LOG:
-					f.requests.append(entry)
-		if f.latency_ms:
-			time.sleep(f.latency_ms / 1000.0)
-		crid = self.headers.get("client-request-id")
-		try:
-			if not path.startswith("/v1.0/"):     # Graph paths fail after authentication (in _graph)
-				with f.lock:
-					fail = f._failure(method, path)
-				if fail is not None:
-					raise self._aad_failure(fail)
-			self._route(method, path, q, body)
-		except GraphError as e:
-			h = dict(e.headers)
-			if crid:
-				h["client-request-id"] = crid
-			self._json(e.status, e.body(crid), h)
-		except AadError as e:
+	def _too_large(self):
+		self._json(413, GraphError(413, "RequestEntityTooLarge", "The request is too large.").body())
+
+	def _internal_error(self):
+		self._json(500, GraphError(500, "generalException", "An unspecified error has occurred.").body())
+
+	def _answer(self, e):
+		if isinstance(e, GraphError):
+			crid = self.headers.get("client-request-id")
+			self._json(e.status, e.body(crid), e.headers)
+		elif isinstance(e, AadError):
 			self._json(e.status, e.body(), {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"} | e.headers)
-		except ErrorPage as e:
+		elif isinstance(e, ErrorPage):
 			self._send(e.status, _error_page(e), "text/html; charset=utf-8", {"Cache-Control": "no-store"})
-		except Exception:
-			import traceback
-			traceback.print_exc()
-			self._json(500, GraphError(500, "generalException", "An unspecified error has occurred.").body())
-		self._entry = None
+		else:
+			return False
+		return True
+
+	def _serve(self, method, path, q, body):
+		f = self.fake
+		if not path.startswith("/v1.0/"):     # Graph paths fail after authentication (in _graph)
+			with f.lock:
+				fail = f._failure(method, path)
+			if fail is not None:
+				raise self._aad_failure(fail)
+		self._route(method, path, q, body)
 
 	@staticmethod
 	def _aad_failure(fail):
@@ -1482,9 +1392,7 @@ class _Handler(BaseHandler):
 				return self._send(204)
 
 	# ------------------------------------------------------------ CONTROL (/_fake/, JSON)
-	#   GET  /_fake/requests[?since=N&path=PREFIX]    {"requests": [...], "count": N}   DELETE clears it
-	#   GET  /_fake/knobs | POST /_fake/knobs {knob: value, ...}
-	#   POST /_fake/fail {"kind", "count" | "fraction", "path_prefix", "method"} | DELETE /_fake/fail
+	#   common.BaseHandler._control_common: requests, knobs, fail, deliveries, reset
 	#   POST /_fake/accounts {"email", "name", "kind": "work"|"personal", "mail": bool, "teams": bool}
 	#   POST /_fake/calendars {"account", "name", "canEdit"}     GET /_fake/calendars?account=
 	#   GET  /_fake/events?account=&calendarId=&deleted=1
@@ -1494,37 +1402,14 @@ class _Handler(BaseHandler):
 	#   POST /_fake/expire {"what": "access" | "delta" | "subscriptions", "email", "subscriptionId"}
 	#   POST /_fake/refresh-error {"code": 70008|700082|50173|50076, "email"}
 	#   POST /_fake/lifecycle {"event", "subscriptionId"}
-	#   GET  /_fake/subscriptions | GET /_fake/deliveries | POST /_fake/reset
+	#   GET  /_fake/subscriptions
 	# "account" defaults to the knob account_email, "calendarId" to the default calendar.
 
-	def _control(self, method, path, q, body):
+	def _control(self, method, path, q, j):
 		f = self.fake
-		j = self._jbody(body) if body else {}
-		if not isinstance(j, dict):
-			raise ValueError("JSON object expected")
 		acct = j.get("account") or (q.get("account") or [f.account_email])[0]
 		cid = j.get("calendarId") or (q.get("calendarId") or [None])[0]
 		key = (method, path)
-		if key == ("GET", "/_fake/requests"):
-			since = int((q.get("since") or ["0"])[0])
-			with f.lock:
-				count = len(f.requests)
-			return self._json(200, {"requests": f.request_log(since, (q.get("path") or [None])[0]), "count": count})
-		if key == ("DELETE", "/_fake/requests"):
-			f.clear_requests()
-			return self._json(200, {})
-		if key == ("GET", "/_fake/knobs"):
-			return self._json(200, f.knobs())
-		if key == ("POST", "/_fake/knobs"):
-			f.set_knobs(**j)
-			return self._json(200, f.knobs())
-		if key == ("POST", "/_fake/fail"):
-			f.fail(j["kind"], count=j.get("count"), fraction=j.get("fraction"),
-			       path_prefix=j.get("path_prefix", "/v1.0/"), method=j.get("method"))
-			return self._json(200, {})
-		if key == ("DELETE", "/_fake/fail"):
-			f.clear_failures()
-			return self._json(200, {})
 		if key == ("POST", "/_fake/accounts"):
 			a = f.add_account(j["email"], j.get("name"), j.get("kind", "work"), j.get("mail", True), j.get("teams", True))
 			return self._json(200, {"email": a["email"], "id": a["id"], "kind": a["kind"], "calendars": list(a["calendars"])})
@@ -1556,12 +1441,10 @@ class _Handler(BaseHandler):
 			return self._json(200, {"sent": f.lifecycle(j["event"], j.get("subscriptionId"))})
 		if key == ("GET", "/_fake/subscriptions"):
 			return self._json(200, {"value": f.subscription_list()})
-		if key == ("GET", "/_fake/deliveries"):
-			return self._json(200, {"deliveries": f.delivery_log()})
-		if key == ("POST", "/_fake/reset"):
-			f.reset()
-			return self._json(200, {})
 		return self._json(404, {"error": f"no control endpoint {method} {path}"})
+
+
+FakeMicrosoft.HANDLER = _Handler
 
 
 def main(argv=None):
@@ -1583,18 +1466,7 @@ def main(argv=None):
 		m.consent = "approve"
 	if a.no_log:
 		m.log_requests = False
-	done = threading.Event()              # handlers first: a caller may signal as soon as it reads the URL
-	signal.signal(signal.SIGTERM, lambda *_: done.set())
-	signal.signal(signal.SIGINT, lambda *_: done.set())
-	m.start()
-	print(m.base_url, flush=True)
-	for k, v in m.env(a.tenant).items():
-		print(f"{k}={v}", file=sys.stderr, flush=True)
-	while not done.wait(1.0):
-		pass
-	m.stop()
-	return 0
-
+	return serve_cli(m, lambda: m.env(a.tenant))
 
 if __name__ == "__main__":
 	sys.exit(main())
