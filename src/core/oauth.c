@@ -254,7 +254,7 @@ int oauth_authorization_url(const struct oauth_endpoints *ep, const char *state,
 	    put_param(out, &first, "state", state) < 0 ||
 	    put_param(out, &first, "code_challenge", challenge) < 0 ||
 	    put_param(out, &first, "code_challenge_method", "S256") < 0 ||
-	    put_param(out, &first, "prompt", "consent") < 0)
+	    put_param(out, &first, "prompt", ep->prompt && *ep->prompt ? ep->prompt : "consent") < 0)
 		return -1;
 	if (ep->access_type_offline && put_param(out, &first, "access_type", "offline") < 0)
 		return -1;

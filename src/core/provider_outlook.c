@@ -1,4 +1,4 @@
-/* provider_outlook.c: Outlook / Office 365 through Microsoft Graph v1.0: calendars, push with Teams, delta pull, subscriptions.
+/* provider_outlook.c: Outlook / Office 365 via Microsoft Graph v1.0: calendars, push with Teams, delta, subscriptions.
  *
  * Tokens (bearer.c, shared with Google): refreshed when expires_at - 60 s is reached and once after
  * a 401 InvalidAuthenticationToken. Microsoft rotates refresh tokens: every refresh answer carries a
@@ -21,9 +21,10 @@
  * video_pending 0: the confirmation goes without a link). Reschedule = PATCH; cancel = DELETE
  * (404 = already gone). Ids are requested as ImmutableId so they survive moves between folders.
  *
- * Pull: GET {graph}/me/calendars/{cal}/calendarView/delta (per calendar: the doctor picks calendars;
- * the v1.0 reference lists only /me/calendarView/delta for the default one, the delta guide both)?startDateTime&endDateTime (window now - 1
- * day .. now + horizon + 30 days) with Prefer: odata.maxpagesize=100 and outlook.timezone="UTC";
+ * Pull: GET {graph}/me/calendars/{cal}/calendarView/delta?startDateTime&endDateTime (per calendar:
+ * the doctor picks calendars; the v1.0 reference lists only /me/calendarView/delta for the default
+ * one, the delta guide both), window now - 1 day .. now + horizon + 30 days, with
+ * Prefer: odata.maxpagesize=100 and outlook.timezone="UTC";
  * @odata.nextLink pages are followed (only on the Graph origin: our token never goes elsewhere)
  * and the final @odata.deltaLink is the cursor {"delta_link", "window_end"}. Entries with @removed
  * are removed. 410 Gone, or syncStateNotFound / resyncRequired, on a stored deltaLink =
@@ -150,6 +151,9 @@ int outlook_endpoints(struct conf *c, struct oauth_endpoints *ep, char *err, siz
 	ep->redirect_uri = conf_get(c, "MICROSOFT_REDIRECT_URI");
 	ep->scopes = OUTLOOK_SCOPES;
 	ep->scope_on_token = 1;
+	/* not prompt=consent: in tenants where only an admin may consent, a forced user consent fails
+	 * even after the admin granted it; Microsoft returns a refresh token on every code exchange */
+	ep->prompt = "select_account";
 	timeout = http_timeout_conf(c, terr, sizeof(terr));
 	ep->timeout = timeout > 0 ? timeout : HTTP_DEFAULT_TIMEOUT;
 	if (!ep->client_id || !*ep->client_id) {

@@ -31,8 +31,9 @@ extern const struct provider_ops outlook_provider;
 
 /* The OAuth client from the settings: authorize and token URLs under MICROSOFT_AUTHORITY
  * (default .../common: work/school and personal accounts), scopes OUTLOOK_SCOPES also sent on the
- * token calls, no revoke URI. The strings live as long as the process. Returns 0, or -1 when a
- * required setting is missing or the authority is not an http(s) URL (err names it). */
+ * token calls, prompt=select_account, no revoke URI. The strings live as long as the process.
+ * Returns 0, or -1 when a required setting is missing or the authority is not an http(s) URL
+ * (err names it). */
 int outlook_endpoints(struct conf *c, struct oauth_endpoints *ep, char *err, size_t errlen);
 
 /* The account's e-mail from GET /me: mail, else userPrincipalName. PROV_OK with email filled. */

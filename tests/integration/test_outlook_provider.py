@@ -129,7 +129,7 @@ with t.case("authorization URL under MICROSOFT_AUTHORITY with PKCE S256 and our 
 	u = urllib.parse.urlsplit(a["url"])
 	assert a["url"].startswith(m.base_url + "/common/oauth2/v2.0/authorize?"), a["url"]
 	q = urllib.parse.parse_qs(u.query)
-	for k, v in (("response_type", "code"), ("code_challenge_method", "S256"),
+	for k, v in (("response_type", "code"), ("code_challenge_method", "S256"), ("prompt", "select_account"),
 		     ("client_id", FakeMicrosoft.DEFAULT_CLIENT_ID), ("redirect_uri", m.redirect_uris[0])):
 		assert q.get(k) == [v], (k, q.get(k))
 	assert set(q["scope"][0].split()) == {"offline_access", "Calendars.ReadWrite", "User.Read"}, q["scope"]
