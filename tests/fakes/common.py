@@ -5,12 +5,14 @@
     BaseHandler     do_GET..do_DELETE → _dispatch: body with a size limit, the common /_fake/ control
                     endpoints, the request log (secrets redacted, status set before the answer leaves),
                     latency; the fake's handler adds _serve, _control, _answer
+    cli_main        the fakes' command line (common options, then serve_cli)
     serve_cli       the CLI loop (URL on stdout, settings on stderr, until SIGTERM/SIGINT)
     Sender          a heap of timed jobs worked off by a few threads (push / notification delivery
                     with retries); deliver(job) is the owner's callback
     http_post       one POST to a receiver: (status, headers, body, error name)
     b64url, redact  small helpers
 """
+import argparse
 import base64
 import heapq
 import http.client
@@ -406,3 +408,28 @@ def serve_cli(fake, env):
 		pass
 	fake.stop()
 	return 0
+
+
+def cli_main(cls, description, account, argv=None, extra_args=None, env=None):
+	"""The command line of a fake class cls: --port --host --latency-ms --redirect-uri... --client-id
+	--client-secret --account --auto-approve --no-log (+ extra_args(parser)); env(fake, args) → settings."""
+	ap = argparse.ArgumentParser(description=description)
+	ap.add_argument("--port", type=int, default=0)
+	ap.add_argument("--host", default="127.0.0.1")
+	ap.add_argument("--latency-ms", type=float, default=0)
+	ap.add_argument("--redirect-uri", action="append", help="a registered redirect URI (repeatable)")
+	ap.add_argument("--client-id", default=cls.DEFAULT_CLIENT_ID)
+	ap.add_argument("--client-secret", default=cls.DEFAULT_CLIENT_SECRET)
+	ap.add_argument("--account", default=account, help="the account that signs in and consents")
+	ap.add_argument("--auto-approve", action="store_true", help="no consent page: approve at once")
+	ap.add_argument("--no-log", action="store_true", help="do not record requests (long benches)")
+	if extra_args:
+		extra_args(ap)
+	a = ap.parse_args(argv)
+	fake = cls(port=a.port, host=a.host, client_id=a.client_id, client_secret=a.client_secret,
+		   redirect_uris=a.redirect_uri, latency_ms=a.latency_ms, account_email=a.account)
+	if a.auto_approve:
+		fake.consent = "approve"
+	if a.no_log:
+		fake.log_requests = False
+	return serve_cli(fake, (lambda: env(fake, a)) if env else fake.env)

@@ -70,7 +70,6 @@ kinds rateLimitExceeded (403), userRateLimitExceeded (403), rateLimit429 (429, R
 quotaExceeded (403), backendError (500), serviceUnavailable (503, Retry-After). latency_ms delays
 every non-control request.
 """
-import argparse
 import base64
 import copy
 import email.utils
@@ -88,7 +87,7 @@ import urllib.parse
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from common import BaseHandler, FakeBase, Sender, b64url, http_post, serve_cli
+from common import BaseHandler, FakeBase, Sender, b64url, cli_main, http_post
 
 UTC = timezone.utc
 EXPANSION_DAYS = 730
@@ -1934,25 +1933,7 @@ FakeGoogle.HANDLER = _Handler
 
 
 def main(argv=None):
-	ap = argparse.ArgumentParser(description="Fake Google OAuth + Calendar API v3 + push sender for tests.")
-	ap.add_argument("--port", type=int, default=0)
-	ap.add_argument("--host", default="127.0.0.1")
-	ap.add_argument("--latency-ms", type=float, default=0)
-	ap.add_argument("--redirect-uri", action="append", help="a registered redirect URI (repeatable)")
-	ap.add_argument("--client-id", default=FakeGoogle.DEFAULT_CLIENT_ID)
-	ap.add_argument("--client-secret", default=FakeGoogle.DEFAULT_CLIENT_SECRET)
-	ap.add_argument("--account", default="ana@example.com", help="the account that consents")
-	ap.add_argument("--auto-approve", action="store_true", help="no consent page: approve at once")
-	ap.add_argument("--no-log", action="store_true", help="do not record requests (long benches)")
-	a = ap.parse_args(argv)
-	g = FakeGoogle(port=a.port, host=a.host, client_id=a.client_id, client_secret=a.client_secret,
-		       redirect_uris=a.redirect_uri, latency_ms=a.latency_ms, account_email=a.account)
-	if a.auto_approve:
-		g.consent = "approve"
-	if a.no_log:
-		g.log_requests = False
-	return serve_cli(g, g.env)
-
+	return cli_main(FakeGoogle, "Fake Google OAuth + Calendar API v3 + push sender for tests.", "ana@example.com", argv)
 
 if __name__ == "__main__":
 	sys.exit(main())

@@ -63,7 +63,6 @@ shape (429 AADSTS50196, else AADSTS90033). latency_ms delays every non-control r
 Not reproduced: recurrence (series), attendees' invitations, $batch, resource data in notifications,
 ImmutableId switching, If-Match.
 """
-import argparse
 import base64
 import copy
 import hashlib
@@ -81,7 +80,7 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from common import BaseHandler, FakeBase, Sender, b64url, http_post, serve_cli
+from common import BaseHandler, FakeBase, Sender, b64url, cli_main, http_post
 
 UTC = timezone.utc
 GRAPH = "https://graph.microsoft.com/"
@@ -1448,25 +1447,10 @@ FakeMicrosoft.HANDLER = _Handler
 
 
 def main(argv=None):
-	ap = argparse.ArgumentParser(description="Fake Microsoft identity platform + Graph calendar for tests.")
-	ap.add_argument("--port", type=int, default=0)
-	ap.add_argument("--host", default="127.0.0.1")
-	ap.add_argument("--latency-ms", type=float, default=0)
-	ap.add_argument("--redirect-uri", action="append", help="a registered redirect URI (repeatable)")
-	ap.add_argument("--client-id", default=FakeMicrosoft.DEFAULT_CLIENT_ID)
-	ap.add_argument("--client-secret", default=FakeMicrosoft.DEFAULT_CLIENT_SECRET)
-	ap.add_argument("--account", default="ana@contoso.com", help="the account that signs in")
-	ap.add_argument("--tenant", default="common", help="tenant segment of the printed MICROSOFT_AUTHORITY")
-	ap.add_argument("--auto-approve", action="store_true", help="no consent page: approve at once")
-	ap.add_argument("--no-log", action="store_true", help="do not record requests (long benches)")
-	a = ap.parse_args(argv)
-	m = FakeMicrosoft(port=a.port, host=a.host, client_id=a.client_id, client_secret=a.client_secret,
-			  redirect_uris=a.redirect_uri, latency_ms=a.latency_ms, account_email=a.account)
-	if a.auto_approve:
-		m.consent = "approve"
-	if a.no_log:
-		m.log_requests = False
-	return serve_cli(m, lambda: m.env(a.tenant))
+	return cli_main(FakeMicrosoft, "Fake Microsoft identity platform + Graph calendar for tests.", "ana@contoso.com", argv,
+			lambda ap: ap.add_argument("--tenant", default="common",
+						   help="tenant segment of the printed MICROSOFT_AUTHORITY"),
+			lambda fake, a: fake.env(a.tenant))
 
 if __name__ == "__main__":
 	sys.exit(main())
