@@ -10,6 +10,7 @@
     Sender          a heap of timed jobs worked off by a few threads (push / notification delivery
                     with retries); deliver(job) is the owner's callback
     http_post       one POST to a receiver: (status, headers, body, error name)
+    fetch, js       the test client of the fakes' own tests (no redirects followed, no proxies)
     b64url, redact  small helpers
 """
 import argparse
@@ -22,7 +23,9 @@ import sys
 import threading
 import time
 import traceback
+import urllib.error
 import urllib.parse
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MAX_BODY = 1024 * 1024
@@ -433,3 +436,38 @@ def cli_main(cls, description, account, argv=None, extra_args=None, env=None):
 	if a.no_log:
 		fake.log_requests = False
 	return serve_cli(fake, (lambda: env(fake, a)) if env else fake.env)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+	def redirect_request(self, *a, **k):
+		return None
+
+
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+
+
+def fetch(method, url, body=None, headers=None, form=None, timeout=30):
+	"""A test request: (status, headers, bytes); body is sent as JSON, form as urlencoded; never raises
+	for HTTP statuses, never follows redirects."""
+	h = dict(headers or {})
+	data = None
+	if form is not None:
+		data = urllib.parse.urlencode(form).encode()
+		h.setdefault("Content-Type", "application/x-www-form-urlencoded")
+	elif body is not None:
+		data = json.dumps(body).encode()
+		h.setdefault("Content-Type", "application/json")
+	req = urllib.request.Request(url, data=data, method=method, headers=h)
+	try:
+		with _OPENER.open(req, timeout=timeout) as r:
+			return r.status, r.headers, r.read()
+	except urllib.error.HTTPError as e:
+		return e.code, e.headers, e.read()
+
+
+def js(b):
+	"""JSON of a body, None when empty or not JSON."""
+	try:
+		return json.loads(b) if b else None
+	except ValueError:
+		return None

@@ -11,9 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -23,45 +21,13 @@ sys.path.insert(0, os.path.join(SRCDIR, "tests", "fakes"))
 
 from tap import Tap  # noqa: E402
 from microsoft import FakeMicrosoft, PERSONAL_TID  # noqa: E402
+from common import fetch as http, js  # noqa: E402
 
 t = Tap()
 REDIR = "http://127.0.0.1:8080/api/doctor/calendar-integrations/callback/outlook"
 SCOPE = "openid offline_access User.Read Calendars.ReadWrite"
 PROP = "String {66f5a359-4659-4830-9070-00040ec6ac6e} Name appointmentId"
 UTC = timezone.utc
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-	def redirect_request(self, *a, **k):
-		return None
-
-
-OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), NoRedirect())
-
-
-def http(method, url, body=None, headers=None, form=None):
-	"""(status, headers, bytes); never raises for HTTP statuses, never follows redirects."""
-	h = dict(headers or {})
-	data = None
-	if form is not None:
-		data = urllib.parse.urlencode(form).encode()
-		h.setdefault("Content-Type", "application/x-www-form-urlencoded")
-	elif body is not None:
-		data = json.dumps(body).encode()
-		h.setdefault("Content-Type", "application/json")
-	req = urllib.request.Request(url, data=data, method=method, headers=h)
-	try:
-		with OPENER.open(req, timeout=30) as r:
-			return r.status, r.headers, r.read()
-	except urllib.error.HTTPError as e:
-		return e.code, e.headers, e.read()
-
-
-def js(b):
-	try:
-		return json.loads(b) if b else None
-	except ValueError:
-		return None
 
 
 def b64url(raw):
