@@ -350,6 +350,11 @@ void api_oauth_callback_get(struct app *app, struct request *req, struct respons
 	/* the state is used up whatever happens next: a refusal, too, cannot be replayed */
 	sr = oauth_state_consume(app_db(app), app->conf, state, req->doctor_id, shash, p->key,
 				 time(NULL), verifier);
+	if (sr != OAUTH_STATE_OK) {
+		/* an error answer, too, counts only with our state: no notice for a forged one */
+		state_refused(app, req, rs, p, sr);
+		goto out;
+	}
 	if (error) {
 		/* the provider's page ended the authorization; its error_description is not shown
 		 * (not ours to echo) */
@@ -357,10 +362,6 @@ void api_oauth_callback_get(struct app *app, struct request *req, struct respons
 		log_info("doctor %lld: %s authorization ended with %s", req->doctor_id, p->key,
 			 denied ? "access_denied" : "an error");
 		back_error(rs, p, denied ? "denied" : "error");
-		goto out;
-	}
-	if (sr != OAUTH_STATE_OK) {
-		state_refused(app, req, rs, p, sr);
 		goto out;
 	}
 	if (!code || !*code || strlen(code) > CALLBACK_CODE_MAX) {

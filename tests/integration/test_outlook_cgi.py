@@ -390,6 +390,9 @@ try:
         r = page(EVA, "err=outlook-error")
         assert "Microsoft hat die Anmeldung abgebrochen" in r.body and "IT-Administration" in r.body, r.body[:2000]
         assert count("SELECT COUNT(*) FROM oauth_states") == 0
+        r = cgi("GET", CALLBACK, query=urllib.parse.urlencode({"error": "access_denied", "state": "B" * 43}),
+                cookies=EVA)
+        assert r.status == 400 and "ungültig" in r.body, "an error answer with a forged state was taken"
 
     with t.case("expired state (older than 10 minutes) → 400 German page, nothing stored"):
         loc = follow_microsoft(connect(EVA, EVA_TOK))
