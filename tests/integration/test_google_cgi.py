@@ -14,12 +14,9 @@ import json
 import os
 import re
 import shutil
-import socket
 import sys
 import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
 
 SRCDIR = os.environ.get("TF_SRCDIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILDDIR = os.environ.get("TF_BUILDDIR") or os.getcwd()
@@ -28,7 +25,7 @@ sys.path.insert(0, os.path.join(SRCDIR, "tests", "fakes"))
 
 from tap import Tap  # noqa: E402
 from mariadb import MariaDB  # noqa: E402
-from cgiapp import CgiApp, b64u, write_config  # noqa: E402
+from cgiapp import CgiApp, b64u, oauth_settings, redirect_location, skip_unless_ready, write_config  # noqa: E402
 from google import FakeGoogle  # noqa: E402
 
 APP = os.path.join(BUILDDIR, "tf-calendar.fcgi")
@@ -44,26 +41,8 @@ ACCOUNT = "ana@example.com"
 
 t = Tap()
 
-for prog in (APP, ADMIN):
-    if not os.access(prog, os.X_OK):
-        print(f"1..0 # SKIP {prog} not built")
-        sys.exit(0)
-if not (shutil.which("mariadbd") or os.access("/usr/sbin/mariadbd", os.X_OK)):
-    print("1..0 # SKIP mariadbd not installed")
-    sys.exit(0)
-try:
-    from cryptography.fernet import Fernet
-except ImportError:
-    print("1..0 # SKIP python3-cryptography not installed")
-    sys.exit(0)
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+skip_unless_ready(APP, ADMIN, fernet=True)
+from cryptography.fernet import Fernet  # noqa: E402
 
 
 TMP = tempfile.mkdtemp(prefix="tf-googlecgi-")
@@ -79,12 +58,7 @@ except Exception as e:  # noqa: BLE001
 G.set_knobs(consent="approve")
 
 FERNET_KEY = b64u(os.urandom(32)) + "="
-BASE_SETTINGS = {
-    "TF_DB_SOCKET": DB.socket, "TF_DB_USER": "root", "TF_DB_NAME": "terminfinder",
-    "TF_DATA_DIR": SRCDIR, "TF_SECRET_KEY": SECRET, "BASE_URL": BASE_URL, "TF_LOG_LEVEL": "info",
-    "CALENDAR_ENCRYPTION_KEY": FERNET_KEY, "TF_HTTP_TIMEOUT": "20", "TF_HTTP_BACKOFF_MS": "20",
-    "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(closed_port()), "MAIL_FROM": "praxis@example.org",
-}
+BASE_SETTINGS = oauth_settings(DB, SRCDIR, SECRET, BASE_URL, FERNET_KEY)
 CONFIG = os.path.join(TMP, "terminfinder.env")
 write_config(CONFIG, dict(BASE_SETTINGS, **G.env(), **{
     "GOOGLE_CLIENT_ID": FakeGoogle.DEFAULT_CLIENT_ID, "GOOGLE_CLIENT_SECRET": FakeGoogle.DEFAULT_CLIENT_SECRET,
@@ -117,31 +91,13 @@ except Exception as e:  # noqa: BLE001
 
 
 def login(email):
-    r = cgi("GET", "/doctor/login")
-    ck, tok = r.cookie_value("tf_csrf"), r.field("csrf_token")
-    r = cgi("POST", "/doctor/login", form={"email": email, "password": PASSWORD, "csrf_token": tok},
-            cookies={"tf_csrf": ck})
-    assert r.status == 303, r
-    return {"tf_session": r.cookie_value("tf_session"), "tf_csrf": ck}, tok
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *a, **kw):
-        return None
-
-
-OPENER = urllib.request.build_opener(NoRedirect)
+    return A.login(email, PASSWORD)
 
 
 def follow_google(url):
     """GET the authorization URL on the fake (consent knob decides) → the Location it redirects to."""
     assert url.startswith(G.base_url + "/o/oauth2/v2/auth?"), url
-    try:
-        with OPENER.open(url, timeout=30) as resp:
-            raise AssertionError(f"the fake answered {resp.status}, not a redirect: {resp.read()[:500]!r}")
-    except urllib.error.HTTPError as e:
-        assert e.code == 302, (e.code, e.read()[:500])
-        return e.headers["Location"]
+    return redirect_location(url)
 
 
 def connect(cookies, tok):

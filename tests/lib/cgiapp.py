@@ -7,13 +7,23 @@ Shared by tests/integration/test_cgi.py and test_booking_cgi.py:
     r = app.cgi("POST", "/x", form={...}, cookies={...})
     app.admin("add-doctor", "a@b.example", "--name", "A", stdin="password\\n")
 Every answer is kept in app.responses (for checks over all of them, e.g. security headers).
+
+Also shared by the OAuth tests (test_google_cgi.py, test_outlook_cgi.py): skip_unless_ready(),
+closed_port(), oauth_settings() (the settings every such test starts from), app.login() (a
+doctor's session cookies and CSRF token) and redirect_location() (where a provider's
+authorization page sends the browser).
 """
 import base64
 import json
 import os
 import re
+import shutil
+import socket
 import subprocess
+import sys
+import urllib.error
 import urllib.parse
+import urllib.request
 
 
 class Resp:
@@ -75,6 +85,63 @@ def b64u(b):
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 
 
+def skip_unless_ready(*programs, fernet=False):
+    """Print the TAP plan of a skipped test and exit when a program is not built, MariaDB is not
+    installed, or (fernet) python3-cryptography is missing."""
+    for prog in programs:
+        if not os.access(prog, os.X_OK):
+            print(f"1..0 # SKIP {prog} not built")
+            sys.exit(0)
+    if not (shutil.which("mariadbd") or os.access("/usr/sbin/mariadbd", os.X_OK)):
+        print("1..0 # SKIP mariadbd not installed")
+        sys.exit(0)
+    if fernet:
+        try:
+            import cryptography.fernet  # noqa: F401
+        except ImportError:
+            print("1..0 # SKIP python3-cryptography not installed")
+            sys.exit(0)
+
+
+def closed_port():
+    """A local TCP port nothing listens on (an SMTP server that is not there)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def oauth_settings(db, srcdir, secret, base_url, fernet_key):
+    """The settings an OAuth connect test starts from: the private MariaDB, the source tree as data
+    dir, the encryption key, fast HTTP back-off, and mail to a closed port."""
+    return {
+        "TF_DB_SOCKET": db.socket, "TF_DB_USER": "root", "TF_DB_NAME": "terminfinder",
+        "TF_DATA_DIR": srcdir, "TF_SECRET_KEY": secret, "BASE_URL": base_url, "TF_LOG_LEVEL": "info",
+        "CALENDAR_ENCRYPTION_KEY": fernet_key, "TF_HTTP_TIMEOUT": "20", "TF_HTTP_BACKOFF_MS": "20",
+        "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(closed_port()), "MAIL_FROM": "praxis@example.org",
+    }
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **kw):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def redirect_location(url, status=302):
+    """GET url (a fake provider's authorization URL) without following its redirect: the Location
+    it answers with (the answer must be a redirect with that status)."""
+    try:
+        with _OPENER.open(url, timeout=30) as resp:
+            raise AssertionError(f"{url} answered {resp.status}, not a redirect: {resp.read()[:500]!r}")
+    except urllib.error.HTTPError as e:
+        assert e.code == status, (e.code, e.read()[:500])
+        return e.headers["Location"]
+
+
 def write_config(path, settings):
     with open(path, "w") as f:
         for k, v in settings.items():
@@ -130,6 +197,15 @@ class CgiApp:
             env["HTTP_" + k.upper().replace("-", "_")] = v
         env.update(extra or {})
         return self.run(env, body=body, config=config, expect_rc=expect_rc)
+
+    def login(self, email, password):
+        """Log a doctor in through the login form: (cookies {tf_session, tf_csrf}, csrf_token)."""
+        r = self.cgi("GET", "/doctor/login")
+        ck, tok = r.cookie_value("tf_csrf"), r.field("csrf_token")
+        r = self.cgi("POST", "/doctor/login", form={"email": email, "password": password, "csrf_token": tok},
+                     cookies={"tf_csrf": ck})
+        assert r.status == 303, r
+        return {"tf_session": r.cookie_value("tf_session"), "tf_csrf": ck}, tok
 
     def admin(self, *args, stdin=None):
         env = dict(os.environ, TF_CONFIG=self.config)
