@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from tap import Tap  # noqa: E402
 from mariadb import MariaDB  # noqa: E402
-from cgiapp import CgiApp, b64u, write_config  # noqa: E402
+from cgiapp import CgiApp, closed_port, skip_unless_ready, b64u, write_config  # noqa: E402
 
 APP = os.path.join(BUILDDIR, "tf-calendar.fcgi")
 ADMIN = os.path.join(BUILDDIR, "tf-admin")
@@ -38,13 +38,7 @@ SLOT_TAKEN = "Dieser Termin ist leider nicht mehr frei. Bitte wählen Sie eine a
 
 t = Tap()
 
-for prog in (APP, ADMIN):
-    if not os.access(prog, os.X_OK):
-        print(f"1..0 # SKIP {prog} not built")
-        sys.exit(0)
-if not (shutil.which("mariadbd") or os.access("/usr/sbin/mariadbd", os.X_OK)):
-    print("1..0 # SKIP mariadbd not installed")
-    sys.exit(0)
+skip_unless_ready(APP, ADMIN)
 
 TMP = tempfile.mkdtemp(prefix="tf-bcgi-")
 DB = MariaDB(os.path.join(TMP, "db"))
@@ -52,14 +46,6 @@ try:
     DB.start()
 except RuntimeError as e:
     t.bail(f"MariaDB did not start: {e}")
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 CONFIG = os.path.join(TMP, "terminfinder.env")

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import sys
 import tempfile
 import urllib.error
@@ -27,7 +26,7 @@ sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from tap import Tap  # noqa: E402
 from mariadb import MariaDB  # noqa: E402
-from cgiapp import CgiApp, b64u, write_config  # noqa: E402
+from cgiapp import CgiApp, closed_port, skip_unless_ready, b64u, write_config  # noqa: E402
 import radicale  # noqa: E402
 
 APP = os.path.join(BUILDDIR, "tf-calendar.fcgi")
@@ -42,13 +41,7 @@ EVIL = '<b>"x" & y</b>'
 
 t = Tap()
 
-for prog in (APP, ADMIN):
-    if not os.access(prog, os.X_OK):
-        print(f"1..0 # SKIP {prog} not built")
-        sys.exit(0)
-if not (shutil.which("mariadbd") or os.access("/usr/sbin/mariadbd", os.X_OK)):
-    print("1..0 # SKIP mariadbd not installed")
-    sys.exit(0)
+skip_unless_ready(APP, ADMIN)
 if not radicale.available():
     print("1..0 # SKIP radicale not installed")
     sys.exit(0)
@@ -57,14 +50,6 @@ try:
 except ImportError:
     print("1..0 # SKIP python3-cryptography not installed")
     sys.exit(0)
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 TMP = tempfile.mkdtemp(prefix="tf-caldavcgi-")
