@@ -22,8 +22,10 @@ Library use (from a test; make check sets TF_SRCDIR and TF_BUILDDIR):
         st.caldav_calendars                 # {"praxis": "Praxis", "privat": "Privat"} (VEVENT calendars)
         st.google                           # tests/fakes/google.py's FakeGoogle (None unless google=True)
         st.google_url                       # its base URL (OAuth, Calendar API, /_fake/ control)
+        st.microsoft                        # tests/fakes/microsoft.py's FakeMicrosoft (None unless microsoft=True)
+        st.microsoft_url                    # its base URL (identity platform, Graph, /_fake/ control)
 
-Stack(dir, workers=N, settings={...}, smtp=True, caldav=True, google=False, nginx_args=[...]): settings are extra
+Stack(dir, workers=N, settings={...}, smtp=True, caldav=True, google=False, microsoft=False, nginx_args=[...]): settings are extra
 lines of the app's config file; smtp=False runs no sink (and sets no SMTP_*); caldav=False runs no
 Radicale; nginx_args go to scripts/nginx-conf.sh (e.g. ["--burst", "tf_booking=200"] to let a test's
 concurrent bookings through).
@@ -40,12 +42,19 @@ GOOGLE_CLIENT_ID/SECRET (the fake's client), GOOGLE_REDIRECT_URI = BASE_URL + th
 one redirect URI the fake accepts), GOOGLE_AUTH_URI/TOKEN_URI/REVOKE_URI/API_BASE/USERINFO_URI and
 TF_HTTP_BACKOFF_MS=50. BASE_URL is nginx's address, so the fake's push sender reaches the app's
 webhook (BASE_URL/webhooks/calendar/google) through nginx like Google would.
+microsoft=True runs the fake Microsoft (tests/fakes/microsoft.py, the same way; consent knob "page": the
+German consent page with "Zulassen") and points the app at it: MICROSOFT_CLIENT_ID/SECRET (the fake's app),
+MICROSOFT_REDIRECT_URI = BASE_URL + the Outlook callback path, MICROSOFT_AUTHORITY ({fake}/common) and
+MICROSOFT_GRAPH_BASE ({fake}/v1.0), TF_HTTP_BACKOFF_MS=50. The subscriptions' notificationUrl and
+lifecycleNotificationUrl are under BASE_URL, so the fake's validation POSTs, notifications and lifecycle
+events reach the app's webhook (BASE_URL/webhooks/calendar/outlook[/lifecycle]) through nginx.
 
 Command line:
     python3 tests/lib/stack.py serve DIR [--workers N] [--builddir DIR] [--info FILE] [--no-smtp]
-                                         [--no-caldav] [--google] [--set KEY=VALUE]... [--nginx-arg ARG]...
+                                         [--no-caldav] [--google] [--microsoft] [--set KEY=VALUE]... [--nginx-arg ARG]...
         starts the stack, prints one JSON line (base_url, email, password, slug, mail_dir, logs,
-        pids, caldav_url, caldav_user, caldav_password, caldav_storage, google_url) to stdout
+        pids, caldav_url, caldav_user, caldav_password, caldav_storage, google_url,
+        microsoft_url) to stdout
         (and to FILE when given), then waits until SIGTERM or SIGINT and stops it.
 
 The nginx configuration is derived from nginx.conf.example by scripts/nginx-conf.sh (the same
@@ -85,6 +94,7 @@ _SETTINGS = ("TF_CONFIG", "TF_DATA_DIR", "TF_SECRET_KEY", "TF_SESSION_TTL", "TF_
 CALDAV_USER = "praxis"
 CALDAV_CALENDARS = {"praxis": "Praxis", "privat": "Privat"}
 GOOGLE_CALLBACK = "/api/doctor/calendar-integrations/callback/google"
+MICROSOFT_CALLBACK = "/api/doctor/calendar-integrations/callback/outlook"
 
 
 def debian_python():
@@ -164,7 +174,7 @@ def _kill_wait(pids, sig=signal.SIGTERM, timeout=10):
 
 class Stack:
     def __init__(self, dir, srcdir=None, builddir=None, workers=1, settings=None, smtp=True,
-                 nginx_args=None, caldav=True, google=False):
+                 nginx_args=None, caldav=True, google=False, microsoft=False):
         self.dir = os.path.abspath(dir)
         self.srcdir = os.path.abspath(srcdir or os.environ.get("TF_SRCDIR")
                                       or os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -186,6 +196,9 @@ class Stack:
         self.want_google = google
         self.google = None
         self.google_url = None
+        self.want_microsoft = microsoft
+        self.microsoft = None
+        self.microsoft_url = None
         self.run_dir = os.path.join(self.dir, "run")
         self.log_dir = os.path.join(self.dir, "log")
         self.nginx_dir = os.path.join(self.dir, "nginx")
@@ -288,6 +301,21 @@ class Stack:
              "GOOGLE_USERINFO_URI": self.google_url + "/oauth2/v3/userinfo",
              "TF_HTTP_BACKOFF_MS": "50"}
         s.update(self.google.env())
+        return s
+
+    # ------------------------------------------------------------------ Microsoft (tests/fakes/microsoft.py)
+    def microsoft_start(self):
+        """Start the fake Microsoft with BASE_URL's Outlook callback as its one redirect URI; returns the
+        settings that point the app at it."""
+        sys.path.insert(0, os.path.join(self.srcdir, "tests", "fakes"))
+        from microsoft import FakeMicrosoft
+        self.microsoft = FakeMicrosoft(port=0, redirect_uris=[self.base_url + MICROSOFT_CALLBACK]).start()
+        self.microsoft_url = self.microsoft.base_url
+        s = {"MICROSOFT_CLIENT_ID": FakeMicrosoft.DEFAULT_CLIENT_ID,
+             "MICROSOFT_CLIENT_SECRET": FakeMicrosoft.DEFAULT_CLIENT_SECRET,
+             "MICROSOFT_REDIRECT_URI": self.base_url + MICROSOFT_CALLBACK,
+             "TF_HTTP_BACKOFF_MS": "50"}
+        s.update(self.microsoft.env())
         return s
 
     # ------------------------------------------------------------------ SMTP sink
@@ -424,6 +452,9 @@ class Stack:
         if self.want_google:
             for k, v in self.google_start().items():
                 self.settings.setdefault(k, v)
+        if self.want_microsoft:
+            for k, v in self.microsoft_start().items():
+                self.settings.setdefault(k, v)
         self._write_config()
 
         self.admin("migrate", check=True)
@@ -526,6 +557,9 @@ class Stack:
         if self.google is not None:
             self.google.stop()
             self.google = None
+        if self.microsoft is not None:
+            self.microsoft.stop()
+            self.microsoft = None
         if self.db is not None:
             self.db.stop()
             self.db = None
@@ -541,7 +575,7 @@ class Stack:
                 "caldav_password": self.caldav_password,
                 "caldav_calendars": self.caldav_calendars if self.caldav else None,
                 "caldav_storage": (os.path.dirname(self.caldav_dir()) if self.radicale else None),
-                "google_url": self.google_url}
+                "google_url": self.google_url, "microsoft_url": self.microsoft_url}
 
     def __enter__(self):
         return self.start()
@@ -562,6 +596,7 @@ def _serve(argv):
     p.add_argument("--no-smtp", action="store_true", help="run no SMTP sink")
     p.add_argument("--no-caldav", action="store_true", help="run no Radicale")
     p.add_argument("--google", action="store_true", help="run the fake Google and point the app at it")
+    p.add_argument("--microsoft", action="store_true", help="run the fake Microsoft and point the app at it")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="an extra line for the app's config file")
     p.add_argument("--nginx-arg", action="append", default=[], metavar="ARG",
@@ -580,7 +615,8 @@ def _serve(argv):
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     st = Stack(a.dir, srcdir=a.srcdir, builddir=a.builddir, workers=a.workers, settings=settings,
-               smtp=not a.no_smtp, nginx_args=a.nginx_arg, caldav=not a.no_caldav, google=a.google)
+               smtp=not a.no_smtp, nginx_args=a.nginx_arg, caldav=not a.no_caldav, google=a.google,
+               microsoft=a.microsoft)
     try:
         st.start()
         line = json.dumps(st.info())
