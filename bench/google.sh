@@ -1,37 +1,7 @@
 #!/bin/sh
 # google.sh: Google benchmark: tf-sync over 2,000 Google connections against the fake Google with 50 ms added latency per request, wall time next to the ideal.
 #
-# Usage: bench/google.sh        (env: CONNECTIONS=2000 LATENCY_MS=50 CONCURRENCY="4 16" EVENTS=1)
-# Builds an optimised, sanitizer-free tree in build/bench (as bench/web.sh, bench/caldav.sh), then
-# runs bench/google-bench.py: a private MariaDB, the fake Google (tests/fakes/google.py) with
-# LATENCY_MS per request, CONNECTIONS doctors each with one Google connection (tokens from the fake's
-# issue_tokens, Fernet-encrypted like the OAuth callback stores them), EVENTS busy events per
-# calendar; then tf-sync over all of them: the first sync (full list + push channel) at the first
-# CONCURRENCY, an incremental sync (syncToken) at each CONCURRENCY (TF_SYNC_CONCURRENCY), and one
-# after every access token expired at the fake (401, refresh, list) at the last CONCURRENCY.
-# Prints wall time, requests (the fake's log and sync_runs.requests) and the ideal
-# requests × latency ÷ concurrency. Exit 1 when a run failed.
-set -eu
-
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-BUILD="$TOP/build/bench"
-cd "$TOP"
-if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
-	autoreconf -fi >/dev/null
-fi
-mkdir -p "$BUILD"
-cd "$BUILD"
-if [ ! -f Makefile ] || [ "$TOP/configure" -nt config.status ]; then
-	"$TOP/configure" -q CFLAGS="-O2 -g"
-fi
-make -s -j2 tf-admin tf-sync >/dev/null
-cd "$TOP"
-set --
-for c in ${CONCURRENCY:-4 16}; do
-	set -- "$@" --concurrency "$c"
-done
-# Debian's python3 (python3-cryptography) even when another python3 comes first in PATH.
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-exec "$PY" "$TOP/bench/google-bench.py" --builddir "$BUILD" --connections "${CONNECTIONS:-2000}" \
-	--latency-ms "${LATENCY_MS:-50}" --events "${EVENTS:-1}" "$@"
+# Usage: bench/google.sh        (env: CONNECTIONS=2000 LATENCY_MS=50 CONCURRENCY="4 16" EVENTS=1 BENCH_BUILD=build/bench)
+# bench/sync-bench.sh google: see there (first sync with full list + events.watch channel,
+# incremental syncs with the syncToken, one after every access token expired).
+exec "$(dirname "$0")/sync-bench.sh" google
