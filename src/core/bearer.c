@@ -76,6 +76,8 @@ enum prov_status bearer_refresh(struct bearer *b)
 			json_object_set_new(b->c->creds, "scope", json_string(t.scope));
 		b->c->creds_changed = 1;
 		oauth_tokens_free(&t);
+		if (b->c->creds_save && b->c->creds_save(b->c) == TF_OK)
+			b->c->creds_changed = 0;
 		log_info("%s: integration %lld: access token refreshed", b->k->tag, b->c->integration_id);
 		return PROV_OK;
 	case OAUTH_INVALID_GRANT:

@@ -604,6 +604,7 @@ static void renew_one(struct db *db, struct conf *c, long long id, time_t now, u
 	ctx.conf = c;
 	ctx.integration_id = id;
 	ctx.creds = conn.creds;
+	integration_ctx_autosave(&ctx, db);
 	ctx.state = conn.state;
 	ctx.horizon_days = (int)horizon;
 	ctx.now = now;

@@ -505,6 +505,23 @@ enum tf_err integration_store_credentials(struct db *db, struct conf *c, long lo
 	return rc;
 }
 
+static enum tf_err integ_creds_save(struct prov_ctx *ctx)
+{
+	char err[256];
+	enum tf_err rc = integration_store_credentials(ctx->creds_save_ud, ctx->conf, ctx->integration_id,
+						       ctx->creds, err, sizeof(err));
+
+	if (rc != TF_OK)
+		log_error("integration %lld: refreshed credentials not stored yet: %s", ctx->integration_id, err);
+	return rc;
+}
+
+void integration_ctx_autosave(struct prov_ctx *ctx, struct db *db)
+{
+	ctx->creds_save = integ_creds_save;
+	ctx->creds_save_ud = db;
+}
+
 /* 1 when connection id belongs to doctor_id, 0 when not (or unknown), -1 on error. */
 static int integ_owned(struct db *db, long long doctor_id, long long id, int *show_names)
 {

@@ -100,6 +100,8 @@ int integration_load(struct db *db, struct conf *c, long long id, struct integra
 		     char *err, size_t errlen);
 void integration_conn_free(struct integration_conn *conn);
 /* Re-encrypt and store refreshed credentials (OAuth token refresh). TF_OK, TF_ERR_CONFIG, TF_ERR_DB. */
+/* Make ctx store refreshed credentials at once (ctx->creds_save) through db. */
+void integration_ctx_autosave(struct prov_ctx *ctx, struct db *db);
 enum tf_err integration_store_credentials(struct db *db, struct conf *c, long long id, json_t *creds,
 					  char *err, size_t errlen);
 

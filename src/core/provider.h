@@ -89,6 +89,11 @@ struct prov_ctx {
 	json_t *creds;
 	json_t *state;
 	int creds_changed;          /* set by the provider when it refreshed tokens: engine re-encrypts */
+	/* Called by the provider right after a token refresh, so a rotated refresh token is stored
+	 * (encrypted, one UPDATE replacing the old one) before anything else can go wrong; success
+	 * clears creds_changed. NULL: the engine stores creds at the end of the run only. */
+	enum tf_err (*creds_save)(struct prov_ctx *c);
+	void *creds_save_ud;
 	unsigned long requests;
 	int horizon_days;
 	time_t now;

@@ -1160,6 +1160,7 @@ int sync_integration(struct db *db, struct conf *c, long long integration_id, ti
 	r.ctx.conf = c;
 	r.ctx.integration_id = integration_id;
 	r.ctx.creds = r.conn.creds;
+	integration_ctx_autosave(&r.ctx, db);
 	r.ctx.state = r.conn.state;
 	r.ctx.horizon_days = (int)setting(c, "TF_SYNC_HORIZON_DAYS", 120, 1, 3650);
 	r.ctx.now = now;
