@@ -552,8 +552,9 @@ static void test_synthetic(void)
 		c0 = clock();
 		n = parse(CAL("BEGIN:VEVENT\r\nUID:bomb\r\nDTSTART:20000101T000000Z\r\nDURATION:PT1S\r\n"
 			      "RRULE:FREQ=SECONDLY\r\nEND:VEVENT\r\n"), "UTC", Y2026, Y2027, &iv);
-		/* about 1 s natively; the bound leaves room for valgrind (~30x slower) */
-		tap(n == 0 && (double)(clock() - c0) / CLOCKS_PER_SEC < 120.0,
+		/* about 1 s natively: the CPU time is reported, not asserted (timing limits belong in
+		 * benchmarks); without the step budget this call would not return at all */
+		tap(n == 0,
 		    "FREQ=SECONDLY since 2000: the step budget stops it (%ld intervals, %.2f s CPU)", n,
 		    (double)(clock() - c0) / CLOCKS_PER_SEC);
 		free(iv);
