@@ -5,8 +5,10 @@
 #include <string.h>
 
 #include "availability.h"
+#include "conf.h"
 #include "doctor.h"
 #include "log.h"
+#include "practice.h"
 #include "util.h"
 
 #define AVAIL_MAX_OPEN      8
@@ -320,4 +322,48 @@ int avail_summary(const char *tz, const time_t *slots, size_t n, struct buf *b)
 			return -1;
 	}
 	return 0;
+}
+
+int avail_limits_get(struct conf *c, struct avail_limits *out)
+{
+	char err[256];
+
+	err[0] = '\0';
+	if (conf_get_long(c, "TF_SLOT_STEP_MINUTES", AVAIL_STEP_DEFAULT, 5, 60, &out->step, err,
+			  sizeof(err)) < 0 ||
+	    conf_get_long(c, "TF_LEAD_TIME_MINUTES", AVAIL_LEAD_DEFAULT, 0, 43200, &out->lead, err,
+			  sizeof(err)) < 0 ||
+	    conf_get_long(c, "TF_BOOKING_HORIZON_DAYS", AVAIL_HORIZON_DEFAULT, 1, 3650,
+			  &out->horizon_days, err, sizeof(err)) < 0) {
+		log_error("booking settings: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+long avail_service_day(struct db *db, struct conf *c, const struct doctor *d,
+		       const struct civil *date, const struct practice_service *svc, int duration,
+		       time_t now, time_t *out, size_t max)
+{
+	struct avail_limits lim;
+	struct avail_query q;
+	struct civil today;
+	long days;
+
+	if (avail_limits_get(c, &lim) < 0 || tz_today(d->timezone, now, &today) < 0)
+		return -1;
+	days = civil_to_days(date->year, date->month, date->day) -
+	       civil_to_days(today.year, today.month, today.day);
+	if (days < 0 || days > lim.horizon_days)
+		return 0;
+	memset(&q, 0, sizeof(q));
+	q.duration = duration > 0 ? duration : (svc ? svc->duration : 0);
+	q.buffer_before = svc ? svc->buffer_before : 0;
+	q.buffer_after = svc ? svc->buffer_after : 0;
+	q.step = (int)lim.step;
+	q.lead = (int)lim.lead;
+	q.now = now;
+	if (q.duration < 5 || q.duration > 600)
+		return 0;
+	return avail_doctor_day(db, d, date, &q, 0, out, max);
 }

@@ -9,6 +9,10 @@
 #include "holidays.h"
 #include "tztime.h"
 
+struct conf;
+struct doctor;
+struct practice_service;
+
 #define AVAIL_MAX_SLOTS        (24 * 60 / 5)   /* one day at a 5-minute step */
 #define AVAIL_STEP_DEFAULT     15              /* TF_SLOT_STEP_MINUTES */
 #define AVAIL_LEAD_DEFAULT     120             /* TF_LEAD_TIME_MINUTES */
@@ -60,5 +64,21 @@ long avail_doctor_day(struct db *db, const struct doctor *d, const struct civil 
  * "No available times." when n == 0. Appends to b; 0 or -1. */
 struct buf;
 int avail_summary(const char *tz, const time_t *slots, size_t n, struct buf *b);
+
+/* Booking limits from the configuration: TF_SLOT_STEP_MINUTES (5..60, default 15),
+ * TF_LEAD_TIME_MINUTES (0..43200, default 120), TF_BOOKING_HORIZON_DAYS (1..3650, default 180).
+ * 0, or -1 with a log line naming the malformed setting. */
+struct avail_limits {
+	long step, lead, horizon_days;
+};
+int avail_limits_get(struct conf *c, struct avail_limits *out);
+
+/* The free slot starts (UTC) of a doctor's local date for a service (its buffers; duration > 0
+ * overrides its duration; svc NULL = no buffers) into out[max], with the configured limits. Dates
+ * before today or beyond the horizon have none. Returns the count, or -1 (database or settings).
+ * The one slot query of pages, the slots API and the booking assistant. */
+long avail_service_day(struct db *db, struct conf *c, const struct doctor *d,
+		       const struct civil *date, const struct practice_service *svc, int duration,
+		       time_t now, time_t *out, size_t max);
 
 #endif

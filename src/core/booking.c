@@ -49,10 +49,6 @@ static const char msg_error[] =
 	"Der Termin konnte wegen eines technischen Fehlers nicht bearbeitet werden. Bitte versuchen "
 	"Sie es später noch einmal.";
 
-struct booking_settings {
-	long step, lead, horizon_days;
-};
-
 /* ------------------------------------------------------------------ results */
 
 static int http_status_of(enum booking_status s, int created)
@@ -166,23 +162,7 @@ static void result_reset(struct booking_result *r)
 	result_init(r);
 }
 
-/* ------------------------------------------------------------------ settings and time */
-
-static int load_settings(struct conf *c, struct booking_settings *s)
-{
-	char err[256];
-
-	if (conf_get_long(c, "TF_SLOT_STEP_MINUTES", AVAIL_STEP_DEFAULT, 5, 60, &s->step, err,
-			  sizeof(err)) < 0 ||
-	    conf_get_long(c, "TF_LEAD_TIME_MINUTES", AVAIL_LEAD_DEFAULT, 0, 43200, &s->lead, err,
-			  sizeof(err)) < 0 ||
-	    conf_get_long(c, "TF_BOOKING_HORIZON_DAYS", AVAIL_HORIZON_DEFAULT, 1, 3650,
-			  &s->horizon_days, err, sizeof(err)) < 0) {
-		log_error("booking: %s", err);
-		return -1;
-	}
-	return 0;
-}
+/* ------------------------------------------------------------------ time */
 
 /* "2026-11-24T09:00" of UTC time t in tz ("" when tz is unusable). */
 static void local_iso(const char *tz, time_t t, char out[17])
@@ -215,7 +195,7 @@ static void duration_text(long minutes, char *out, size_t outlen)
 
 /* Check a start against now, the lead time and the horizon: BOOKING_OK or BOOKING_INVALID (r set). */
 static enum booking_status check_start_time(time_t start, time_t now,
-					    const struct booking_settings *s,
+					    const struct avail_limits *s,
 					    struct booking_result *r)
 {
 	char lead[48];
@@ -441,7 +421,7 @@ static enum tf_err outbox_add(struct db *db, long long appointment_id, long long
  * ignored), 0 when not, -1 on a database error. */
 static int slot_free(struct db *db, const struct doctor *d, const struct civil *local, time_t start,
 		     int duration, int buffer_before, int buffer_after,
-		     const struct booking_settings *s, time_t now, long long exclude)
+		     const struct avail_limits *s, time_t now, long long exclude)
 {
 	struct avail_query q;
 	struct civil date;
@@ -619,7 +599,7 @@ static int idem_answer(struct db *db, const char *key_hash, const char *req_hash
 struct create_ctx {
 	struct conf *c;
 	const struct booking_request *req;
-	const struct booking_settings *set;
+	const struct avail_limits *set;
 	long long doctor_id;
 	struct practice_service svc;
 	struct civil start;                 /* local */
@@ -816,7 +796,7 @@ static enum booking_status resolve_service(struct db *db, long long doctor_id, c
 enum booking_status booking_create(struct db *db, struct conf *c, const struct booking_request *req,
 				   time_t now, struct booking_result *r)
 {
-	struct booking_settings set;
+	struct avail_limits set;
 	struct create_ctx x;
 	struct doctor d;
 	char key_hash[65], req_hash[65];
@@ -859,7 +839,7 @@ enum booking_status booking_create(struct db *db, struct conf *c, const struct b
 		return fail_error(r);
 	if (found == 0)
 		return fail(r, BOOKING_NOT_FOUND, "doctor", "Diese Praxis gibt es nicht.");
-	if (load_settings(c, &set) < 0)
+	if (avail_limits_get(c, &set) < 0)
 		return fail_error(r);
 
 	/* The patient. */
@@ -1047,7 +1027,7 @@ enum booking_status booking_cancel_by_doctor(struct db *db, struct conf *c, long
 
 /* ------------------------------------------------------------------ reschedule */
 
-static enum tx_outcome reschedule_tx(struct db *db, const struct booking_settings *set,
+static enum tx_outcome reschedule_tx(struct db *db, const struct avail_limits *set,
 				     long long doctor_id, long long id, const struct civil *local,
 				     time_t now, struct booking_result *r)
 {
@@ -1154,7 +1134,7 @@ enum booking_status booking_reschedule(struct db *db, struct conf *c, long long 
 				       long long appointment_id, const struct civil *new_start,
 				       time_t now, struct booking_result *r)
 {
-	struct booking_settings set;
+	struct avail_limits set;
 	int attempt;
 
 	result_init(r);
@@ -1165,7 +1145,7 @@ enum booking_status booking_reschedule(struct db *db, struct conf *c, long long 
 	if (!new_start || !civil_time_valid(new_start))
 		return fail(r, BOOKING_INVALID, "start", "Bitte geben Sie ein gültiges Datum und eine "
 			    "gültige Uhrzeit an.");
-	if (load_settings(c, &set) < 0)
+	if (avail_limits_get(c, &set) < 0)
 		return fail_error(r);
 	for (attempt = 0; attempt < BOOKING_TX_ATTEMPTS; attempt++) {
 		result_reset(r);

@@ -797,3 +797,28 @@ enum tf_err practice_service_set_active(struct db *db, long long doctor_id, long
 		return TF_ERR_DB;
 	return affected ? TF_OK : TF_ERR_NOTFOUND;
 }
+
+int practice_service_pick(struct db *db, long long doctor_id, const char *name,
+			  struct practice_service *out)
+{
+	struct practice_service *list = NULL;
+	long n, i;
+	int r = 0;
+
+	if (name) {
+		r = practice_service_by_name(db, doctor_id, name, out);
+		return r == 1 && !out->active ? 0 : r;
+	}
+	n = practice_services_list(db, doctor_id, 0, &list);
+	if (n < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (list[i].active) {
+			*out = list[i];
+			r = 1;
+			break;
+		}
+	}
+	free(list);
+	return r;
+}

@@ -121,6 +121,10 @@ int practice_service_by_name(struct db *db, long long doctor_id, const char *nam
 			     struct practice_service *s);
 int practice_service_by_id(struct db *db, long long doctor_id, long long id,
 			   struct practice_service *s);
+/* The active service named name (as by_name), or with name NULL the doctor's first active one:
+ * -1 error, 0 none (unknown or inactive), 1 found. */
+int practice_service_pick(struct db *db, long long doctor_id, const char *name,
+			  struct practice_service *out);
 /* Check a service's fields (name trimmed into s->name by add/update). Fields "name",
  * "duration_minutes", "buffer_before_minutes", "buffer_after_minutes". 0 or -1 (e filled). */
 int practice_service_check(const struct practice_service *s, struct practice_err *e);

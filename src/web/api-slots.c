@@ -1,4 +1,4 @@
-/* api-slots.c: GET /api/integrations/calendar/slots: a doctor's free times of one day, and the day-slot helper pages share. */
+/* api-slots.c: GET /api/integrations/calendar/slots: a doctor's free times of one day (and the "09:00" formatter pages share). */
 #include "config.h"
 
 #include <stdio.h>
@@ -12,50 +12,6 @@
 #include "nlp.h"
 #include "practice.h"
 #include "web.h"
-
-int booking_limits_get(struct app *app, struct booking_limits *out)
-{
-	char err[200];
-
-	err[0] = '\0';
-	if (conf_get_long(app->conf, "TF_SLOT_STEP_MINUTES", AVAIL_STEP_DEFAULT, 5, 60, &out->step, err,
-			  sizeof(err)) < 0 ||
-	    conf_get_long(app->conf, "TF_LEAD_TIME_MINUTES", AVAIL_LEAD_DEFAULT, 0, 60L * 24 * 60,
-			  &out->lead, err, sizeof(err)) < 0 ||
-	    conf_get_long(app->conf, "TF_BOOKING_HORIZON_DAYS", AVAIL_HORIZON_DEFAULT, 1, 3650,
-			  &out->horizon, err, sizeof(err)) < 0) {
-		log_error("booking settings: %s", err);
-		return -1;
-	}
-	return 0;
-}
-
-long web_day_slots(struct app *app, const struct doctor *d, const struct civil *date,
-		   const struct practice_service *svc, int duration, time_t now, time_t *out,
-		   size_t max)
-{
-	struct booking_limits lim;
-	struct avail_query q;
-	struct civil today;
-	long days;
-
-	if (booking_limits_get(app, &lim) < 0 || tz_today(d->timezone, now, &today) < 0)
-		return -1;
-	days = civil_to_days(date->year, date->month, date->day) -
-	       civil_to_days(today.year, today.month, today.day);
-	if (days < 0 || days > lim.horizon)
-		return 0;
-	memset(&q, 0, sizeof(q));
-	q.duration = duration > 0 ? duration : (svc ? svc->duration : 0);
-	q.buffer_before = svc ? svc->buffer_before : 0;
-	q.buffer_after = svc ? svc->buffer_after : 0;
-	q.step = (int)lim.step;
-	q.lead = (int)lim.lead;
-	q.now = now;
-	if (q.duration < 5 || q.duration > 600)
-		return 0;
-	return avail_doctor_day(app_db(app), d, date, &q, 0, out, max);
-}
 
 void web_format_hm(const char *tz, time_t t, char out[6])
 {
@@ -73,32 +29,6 @@ void web_format_hm(const char *tz, time_t t, char out[6])
 	out[3] = (char)('0' + m / 10);
 	out[4] = (char)('0' + m % 10);
 	out[5] = '\0';
-}
-
-/* The service asked for (by name), or the doctor's first active one. 1 found, 0 none, -1 error. */
-static int pick_service(struct db *db, long long doctor_id, const char *name,
-			struct practice_service *out)
-{
-	struct practice_service *list = NULL;
-	long n, i;
-	int r = 0;
-
-	if (name) {
-		r = practice_service_by_name(db, doctor_id, name, out);
-		return r == 1 && !out->active ? 0 : r;
-	}
-	n = practice_services_list(db, doctor_id, 0, &list);
-	if (n < 0)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (list[i].active) {
-			*out = list[i];
-			r = 1;
-			break;
-		}
-	}
-	free(list);
-	return r;
 }
 
 void api_slots_get(struct app *app, struct request *req, struct response *rs)
@@ -156,7 +86,7 @@ void api_slots_get(struct app *app, struct request *req, struct response *rs)
 		error_json_field(rs, 400, "invalid_service", "service", "Die Leistung (service) ist ungültig.");
 		goto out;
 	}
-	have_svc = pick_service(db, d.id, svc_s, &svc);
+	have_svc = practice_service_pick(db, d.id, svc_s, &svc);
 	if (have_svc < 0)
 		goto db_fail;
 	if (!have_svc && (svc_s || duration == 0)) {
@@ -168,7 +98,7 @@ void api_slots_get(struct app *app, struct request *req, struct response *rs)
 	if (duration == 0)
 		duration = svc.duration;
 
-	n = web_day_slots(app, &d, &date, have_svc ? &svc : NULL, (int)duration, now, slots,
+	n = avail_service_day(db, app->conf, &d, &date, have_svc ? &svc : NULL, (int)duration, now, slots,
 			  TF_ARRAY_LEN(slots));
 	if (n < 0)
 		goto db_fail;

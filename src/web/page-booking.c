@@ -106,10 +106,10 @@ static void booking_page(struct app *app, struct request *req, struct response *
 	json_t *ctx = NULL, *list, *slot_list, *form;
 	int date_given = 0, k;
 	long n, i, ns = 0;
-	struct booking_limits lim;
+	struct avail_limits lim;
 
 	n = practice_services_list(app_db(app), d->id, 0, &svcs);
-	if (n < 0 || tz_today(d->timezone, now, &today) < 0 || booking_limits_get(app, &lim) < 0)
+	if (n < 0 || tz_today(d->timezone, now, &today) < 0 || avail_limits_get(app->conf, &lim) < 0)
 		goto fail;
 	/* the service chosen, else the first active one */
 	for (i = 0; i < n; i++) {
@@ -131,7 +131,8 @@ static void booking_page(struct app *app, struct request *req, struct response *
 			/* the first day with free times within SEARCH_DAYS, else tomorrow */
 			date = today;
 			for (k = 0; k < SEARCH_DAYS; k++) {
-				ns = web_day_slots(app, d, &date, svc, 0, now, slots, TF_ARRAY_LEN(slots));
+				ns = avail_service_day(app_db(app), app->conf, d, &date, svc, 0, now, slots,
+						       TF_ARRAY_LEN(slots));
 				if (ns < 0)
 					goto fail;
 				if (ns > 0)
@@ -145,7 +146,8 @@ static void booking_page(struct app *app, struct request *req, struct response *
 			}
 		}
 		if (date_given || ns == 0) {
-			ns = web_day_slots(app, d, &date, svc, 0, now, slots, TF_ARRAY_LEN(slots));
+			ns = avail_service_day(app_db(app), app->conf, d, &date, svc, 0, now, slots,
+						       TF_ARRAY_LEN(slots));
 			if (ns < 0)
 				goto fail;
 		}
@@ -168,7 +170,7 @@ static void booking_page(struct app *app, struct request *req, struct response *
 		civil_format_date(&today, buf);
 		json_object_set_new(ctx, "min_date", json_string(buf));
 		last = today;
-		civil_add_days(&last, (int)lim.horizon);
+		civil_add_days(&last, (int)lim.horizon_days);
 		civil_format_date(&last, buf);
 		json_object_set_new(ctx, "max_date", json_string(buf));
 		page_date_de(&date, buf, sizeof(buf));

@@ -172,20 +172,6 @@ struct booking_result;
 int booking_http_status(const struct booking_result *r);
 #define MSG_SLOT_TAKEN "Dieser Termin ist leider nicht mehr frei. Bitte wählen Sie eine andere Uhrzeit."
 
-/* Booking settings from the configuration (defaults in api-slots.c): slot step, lead time,
- * horizon in days. 0, or -1 with a log line when a setting is malformed. */
-struct booking_limits {
-	long step, lead, horizon;
-};
-int booking_limits_get(struct app *app, struct booking_limits *out);
-/* The free slot starts (UTC) of a doctor's local date for a service (its buffers; duration > 0
- * overrides its duration; svc NULL = no buffers) into out[max]. Dates before today or beyond the
- * horizon have none. Returns the count, or -1 (database or settings). */
-struct doctor;
-struct practice_service;
-long web_day_slots(struct app *app, const struct doctor *d, const struct civil *date,
-		   const struct practice_service *svc, int duration, time_t now, time_t *out,
-		   size_t max);
 /* "09:00": the local wall-clock time of t in tz. */
 void web_format_hm(const char *tz, time_t t, char out[6]);
 
