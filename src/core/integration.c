@@ -369,7 +369,8 @@ enum tf_err integration_create(struct db *db, struct conf *c, long long doctor_i
 		integ_copy_chars(name, sizeof(name), pc->name ? pc->name : "", CAL_NAME_CHARS);
 		if (db_exec(db, STMT_INTEG_CAL_UPSERT,
 			    DB_ARGS(DBP_INT(new_id), DBP_TEXT(pc->remote_id), DBP_TEXT(hashes[nh - 1]),
-				    DBP_TEXT(name), DBP_TEXT(color), DBP_INT(pc->can_write ? 1 : 0)),
+				    DBP_TEXT(name), DBP_TEXT(color), DBP_INT(pc->can_write ? 1 : 0),
+				    DBP_INT(pc->no_block ? 0 : 1)),
 			    NULL, &cal_id) != TF_OK)
 			goto out;
 	}

@@ -32,6 +32,9 @@ struct prov_calendar {
 	char *color;         /* "#rrggbb" or "" (malloc'd) */
 	int can_write;
 	int events;          /* holds VEVENTs (only those are offered) */
+	int no_block;        /* a new connection leaves it out of availability by default (a
+				read-only calendar of public holidays, birthdays or week numbers that
+				the provider adds itself); the doctor can still choose it */
 };
 void prov_calendars_free(struct prov_calendar *c, size_t n);
 

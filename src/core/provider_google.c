@@ -289,6 +289,26 @@ static void events_url(struct gctx *g, struct buf *b, const char *cal, const cha
 		buf_puts(b, query);
 }
 
+/* A calendar Google fills itself: public holidays ("de.german#holiday@group.v.calendar.google.com"),
+ * contacts' birthdays ("addressbook#contacts@group.v.calendar.google.com"), week numbers
+ * ("e_2_de#weeknum@group.v.calendar.google.com"). Its all-day entries should not block bookings
+ * unless the doctor says so: the practice's own holidays come from its Bundesland already. */
+static int google_generated_calendar(const char *id)
+{
+	static const char *const suffixes[] = {
+		"#holiday@group.v.calendar.google.com", "#contacts@group.v.calendar.google.com",
+		"#weeknum@group.v.calendar.google.com",
+	};
+	size_t n = strlen(id), i, k;
+
+	for (i = 0; i < TF_ARRAY_LEN(suffixes); i++) {
+		k = strlen(suffixes[i]);
+		if (n > k && strcmp(id + n - k, suffixes[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* ---------------------------------------------------------------- calendars */
 
 static enum prov_status google_list_calendars(struct prov_ctx *c, struct prov_calendar **out, size_t *n)
@@ -345,6 +365,7 @@ static enum prov_status google_list_calendars(struct prov_ctx *c, struct prov_ca
 			cals[count].color = xstrdup(color && strlen(color) == 7 && color[0] == '#' ? color : "");
 			cals[count].can_write = role && (!strcmp(role, "owner") || !strcmp(role, "writer"));
 			cals[count].events = 1;
+			cals[count].no_block = !cals[count].can_write && google_generated_calendar(id);
 			count++;
 		}
 		free(page);

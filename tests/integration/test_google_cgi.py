@@ -229,13 +229,14 @@ try:
         assert any(x["path"] == "/oauth2/v3/userinfo" for x in G.request_log()), "userinfo not asked"
         assert count("SELECT COUNT(*) FROM oauth_states") == 0, "the used state is still stored"
 
-    with t.case("the connection's calendars: primary, Praxis (writable), holidays (read-only); one receiver"):
+    with t.case("the connection's calendars: primary, Praxis (writable), holidays (read-only, not blocking); one receiver"):
         cals = sql(f"SELECT display_name, can_write, blocks_availability, receives_appointments, remote_id FROM integration_calendars "
                    f"WHERE integration_id={GID} ORDER BY id").split("\n")
         names = [c.split("\t")[0] for c in cals]
         assert ACCOUNT in names and "Praxis" in names and "Feiertage in Deutschland" in names, cals
         hol = [c for c in cals if c.startswith("Feiertage")][0].split("\t")
-        assert hol[1] == "0" and hol[3] == "0", hol
+        assert hol[1] == "0" and hol[2] == "0" and hol[3] == "0", hol
+        assert all(c.split("\t")[2] == "1" for c in cals if not c.startswith("Feiertage")), cals
         assert sum(int(c.split("\t")[3]) for c in cals) == 1, cals
         assert "de.german#holiday@group.v.calendar.google.com" in [c.split("\t")[4] for c in cals], cals
 
