@@ -39,6 +39,22 @@ void prov_calendars_free(struct prov_calendar *c, size_t n)
 	free(c);
 }
 
+struct prov_calendar *prov_calendars_push(struct prov_calendar **cals, size_t *n, const char *id,
+					  const char *name, const char *color, int can_write)
+{
+	struct prov_calendar *k;
+
+	*cals = xrealloc(*cals, (*n + 1) * sizeof(**cals));
+	k = &(*cals)[(*n)++];
+	memset(k, 0, sizeof(*k));
+	k->remote_id = xstrdup(id);
+	k->name = xstrdup(name ? name : "");
+	k->color = xstrdup(color && strlen(color) == 7 && color[0] == '#' ? color : "");
+	k->can_write = can_write;
+	k->events = 1;
+	return k;
+}
+
 static const struct provider_ops *const providers[] = {
 	&caldav_provider,
 	&google_provider,

@@ -37,6 +37,10 @@ struct prov_calendar {
 				the provider adds itself); the doctor can still choose it */
 };
 void prov_calendars_free(struct prov_calendar *c, size_t n);
+/* Append one calendar to the list *cals of *n (grown by one): copies of id, name (NULL = "") and
+ * color (kept only when it is "#rrggbb", else ""), holding events. Returns the new entry. */
+struct prov_calendar *prov_calendars_push(struct prov_calendar **cals, size_t *n, const char *id,
+					  const char *name, const char *color, int can_write);
 
 /* Our appointment as the provider should write it. Privacy: summary is "Termin (TerminFinder)"
  * unless the connection opted in to names ("Termin: NAME (TerminFinder)"); no e-mail or phone ever. */

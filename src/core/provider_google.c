@@ -327,6 +327,7 @@ static enum prov_status google_list_calendars(struct prov_ctx *c, struct prov_ca
 	for (int p = 0; p < 50; p++) {
 		struct buf url;
 		json_t *j = NULL, *items, *it;
+		struct prov_calendar *k;
 		size_t i;
 		const char *next;
 
@@ -359,14 +360,9 @@ static enum prov_status google_list_calendars(struct prov_ctx *c, struct prov_ca
 				break;
 			if (!name)
 				name = json_string_value(json_object_get(it, "summary"));
-			cals = xrealloc(cals, (count + 1) * sizeof(*cals));
-			cals[count].remote_id = xstrdup(id);
-			cals[count].name = xstrdup(name ? name : "");
-			cals[count].color = xstrdup(color && strlen(color) == 7 && color[0] == '#' ? color : "");
-			cals[count].can_write = role && (!strcmp(role, "owner") || !strcmp(role, "writer"));
-			cals[count].events = 1;
-			cals[count].no_block = !cals[count].can_write && google_generated_calendar(id);
-			count++;
+			k = prov_calendars_push(&cals, &count, id, name, color,
+						role && (!strcmp(role, "owner") || !strcmp(role, "writer")));
+			k->no_block = !k->can_write && google_generated_calendar(id);
 		}
 		free(page);
 		page = NULL;

@@ -397,13 +397,8 @@ static enum prov_status outlook_list_calendars(struct prov_ctx *c, struct prov_c
 
 			if (!id || !*id || strlen(id) > 1024 || count >= 500)
 				continue;
-			cals = xrealloc(cals, (count + 1) * sizeof(*cals));
-			cals[count].remote_id = xstrdup(id);
-			cals[count].name = xstrdup(name ? name : "");
-			cals[count].color = xstrdup(color && strlen(color) == 7 && color[0] == '#' ? color : "");
-			cals[count].can_write = json_is_true(json_object_get(it, "canEdit"));
-			cals[count].events = 1;
-			count++;
+			prov_calendars_push(&cals, &count, id, name, color,
+					    json_is_true(json_object_get(it, "canEdit")));
 		}
 		free(next);
 		next = NULL;
