@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent.h"
 #include "cli.h"
 #include "conf.h"
 #include "crypto.h"
@@ -21,7 +22,8 @@ static const char usage_text[] =
 	"starts within the next 24 hours (and not within the next 5 minutes) and has had none, then\n"
 	"sends every due mail of the queue: reminders, confirmations held back for a video link,\n"
 	"video-link follow-ups, and confirmations, cancellations and reschedule notices whose first\n"
-	"attempt failed (they are retried with growing pauses, up to 10 times).\n"
+	"attempt failed (they are retried with growing pauses, up to 10 times). It also deletes the\n"
+	"booking assistant's conversations not continued for TF_AGENT_RETENTION_DAYS (default 30).\n"
 	"\n"
 	"Overlapping runs are safe: every mail is claimed with one atomic database update before it\n"
 	"is sent, so two runs (or several hosts) never send the same mail twice. A mail whose sender\n"
@@ -43,7 +45,7 @@ int main(int argc, char **argv)
 	struct conf *c = NULL;
 	struct db *db = NULL;
 	char err[1024];
-	long port, queued;
+	long port, queued, pruned;
 	int ex = EX_OK, l;
 	time_t now;
 
@@ -81,6 +83,13 @@ int main(int argc, char **argv)
 	if (queued < 0) {
 		cli_fail("could not queue the reminders (database error)");
 		ex = EX_FAILED;
+	}
+	pruned = agent_prune(db, c, now);
+	if (pruned < 0) {
+		cli_fail("could not delete the expired assistant conversations (TF_AGENT_RETENTION_DAYS)");
+		ex = EX_FAILED;
+	} else if (pruned > 0) {
+		log_info("tf-remind: %ld assistant conversation(s) older than the retention deleted", pruned);
 	}
 	if (mail_flush_ex(db, c, 0, 0, now, &res) < 0) {
 		cli_fail("database error while sending; the remaining mails stay queued");

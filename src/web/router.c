@@ -62,6 +62,8 @@ static const struct route routes[] = {
 	{ HTTP_GET,  "/api/integrations/calendar/slots",  api_slots_get,
 	  ROUTE_AUTH_OPT | ROUTE_API | ROUTE_DB },
 	{ HTTP_POST, "/api/appointments",                 api_appointments_post, ROUTE_API | ROUTE_DB },
+	/* the booking assistant (issue 7): public, JSON, no cookies, no CSRF */
+	{ HTTP_POST, "/api/agent/chat",                   api_agent_chat_post,   ROUTE_API | ROUTE_DB },
 
 	/* patient pages */
 	{ HTTP_GET,  "/termin/{slug}",                    page_booking_get,      ROUTE_DB },

@@ -89,6 +89,8 @@ void health_get(struct app *app, struct request *req, struct response *rs);
 /* booking (api-slots.c, api-appointments.c, page-booking.c, page-settings.c) */
 void api_slots_get(struct app *app, struct request *req, struct response *rs);
 void api_appointments_post(struct app *app, struct request *req, struct response *rs);
+/* the booking assistant (api-agent.c, issue 7) */
+void api_agent_chat_post(struct app *app, struct request *req, struct response *rs);
 void page_booking_get(struct app *app, struct request *req, struct response *rs);
 void page_booking_post(struct app *app, struct request *req, struct response *rs);
 void page_cancel_get(struct app *app, struct request *req, struct response *rs);
