@@ -428,6 +428,12 @@ class FakeOpenAI(FakeBase):
 class Handler(BaseHandler):
 	json_type = "application/json"
 
+	def _send(self, status, body=b"", ctype=None, headers=None):
+		try:
+			super()._send(status, body, ctype, headers)
+		except (BrokenPipeError, ConnectionResetError):
+			self.close_connection = True     # the client gave up (a timeout test): not the fake's error
+
 	def _answer(self, exc):
 		if isinstance(exc, ApiError):
 			self._json(exc.status, exc.body(), exc.headers)
