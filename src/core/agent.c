@@ -552,6 +552,13 @@ static json_t *tool_book(struct agent_env *env, json_t *args)
 		goto out;
 	}
 
+	if (r.replayed && strcmp(r.appt.status, "confirmed") != 0) {
+		out = tool_error("slot_taken", "time", NULL,
+				 "This very booking was made earlier in this conversation and has been "
+				 "cancelled since; it cannot be booked again here. Offer another time or the "
+				 "booking form.");
+		goto out;
+	}
 	appt = appointment_json(env, &r);
 	if (!appt || tz_utc_to_local(env->doctor->timezone, r.appt.start, &date) < 0) {
 		out = NULL;

@@ -400,6 +400,20 @@ try:
         assert count(f"SELECT COUNT(*) FROM outbox WHERE appointment_id={APPT}") == 1
 
     FAKE.clear_requests()
+    TWICE = dict(BOOK, time="11:00", customer_name="Ivan Petrenko", customer_email="ivan@example.com")
+    FAKE.queue_tool_calls(("book_appointment", TWICE), ("book_appointment", TWICE))
+    FAKE.queue_reply("Erledigt.")
+    with t.case("the same book_appointment twice in one model answer → one appointment, both results name it"):
+        before = count("SELECT COUNT(*) FROM appointments")
+        r = chat("Ivan Petrenko, ivan@example.com, 11:00, ja")
+        assert r.status == 200, r
+        res = [c["result"] for c in r.json()["tool_calls"]]
+        assert res[0]["ok"] is True and res[1]["ok"] is True, res
+        assert res[0]["appointment"]["id"] == res[1]["appointment"]["id"] == r.json()["appointment"]["id"], res
+        assert count("SELECT COUNT(*) FROM appointments") == before + 1
+        assert count(f"SELECT COUNT(*) FROM mail_queue WHERE appointment_id={res[0]['appointment']['id']}") == 1
+
+    FAKE.clear_requests()
     FAKE.queue_tool_calls(("book_appointment", dict(BOOK, customer_name="Jane Roe", customer_email="jane@example.com")))
     FAKE.queue_reply("Leider vergeben.")
     with t.case("the same slot for someone else → slot_taken with free times of that day; nothing booked"):
