@@ -258,6 +258,8 @@ int oauth_authorization_url(const struct oauth_endpoints *ep, const char *state,
 		return -1;
 	if (ep->access_type_offline && put_param(out, &first, "access_type", "offline") < 0)
 		return -1;
+	if (ep->login_hint && *ep->login_hint && put_param(out, &first, "login_hint", ep->login_hint) < 0)
+		return -1;
 	return 0;
 }
 

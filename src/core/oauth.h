@@ -24,6 +24,7 @@ struct oauth_endpoints {
 	const char *prompt;        /* the authorization request's prompt; NULL = "consent" (Google: only a
 				      forced consent returns a new refresh token) */
 	long timeout;              /* seconds per request; <= 0: http.c's default */
+	const char *login_hint;    /* the account to pre-select (a reconnect), or NULL */
 };
 
 /* ---------------------------------------------------------------- PKCE (RFC 7636) */
@@ -67,7 +68,7 @@ enum oauth_state_result oauth_state_consume(struct db *db, struct conf *c, const
 /* ---------------------------------------------------------------- authorization URL */
 
 /* Append ep->auth_uri?client_id&redirect_uri&response_type=code&scope&state&code_challenge&
- * code_challenge_method=S256&prompt=(ep->prompt or consent)[&access_type=offline] (every value percent-encoded,
+ * code_challenge_method=S256&prompt=(ep->prompt or consent)[&access_type=offline][&login_hint] (every value percent-encoded,
  * spaces in scope as %20) to out. Returns 0, or -1 when a field is missing or out is full. */
 int oauth_authorization_url(const struct oauth_endpoints *ep, const char *state, const char *challenge,
 			    struct buf *out);

@@ -7,6 +7,7 @@
 
 #include "bearer.h"
 #include "crypto.h"
+#include "doctor.h"
 #include "integration.h"
 #include "log.h"
 #include "oauth.h"
@@ -125,7 +126,7 @@ void api_oauth_connect_post(struct app *app, struct request *req, struct respons
 	struct oauth_endpoints ep;
 	char state[OAUTH_TOKEN_LEN], verifier[OAUTH_TOKEN_LEN], challenge[OAUTH_TOKEN_LEN];
 	char shash[65], err[256], msg[MSG_MAX];
-	const char *missing[4];
+	const char *missing[4], *hint;
 	struct buf url;
 	enum tf_err rc;
 	json_t *body;
@@ -149,6 +150,16 @@ void api_oauth_connect_post(struct app *app, struct request *req, struct respons
 			 p->company);
 		connect_refuse(app, req, rs, 400, "session_required", msg);
 		goto out;
+	}
+	/* a reconnect names the account (the card's hidden field): the provider pre-selects it */
+	hint = request_field(req, "login_hint");
+	if (hint && *hint) {
+		if (!doctor_email_valid(hint)) {
+			connect_refuse(app, req, rs, 400, "invalid_field",
+				       "Das Konto (login_hint) ist keine gültige E-Mail-Adresse.");
+			goto out;
+		}
+		ep.login_hint = hint;
 	}
 	rc = oauth_state_create(app_db(app), app->conf, req->doctor_id, shash, p->key, time(NULL),
 				state, verifier, challenge, err, sizeof(err));

@@ -330,7 +330,14 @@ try:
         li = b[b.index(f'id="verbindung-{GID}"'):]
         assert "erneut verbinden" in li and "muss erneut verbunden werden" in li, li[:3000]
         assert "Erneut mit Google verbinden" in li and f'action="{CONNECT}"' in li, li[:3000]
-        r = callback(follow_google(connect(EVA, EVA_TOK)), EVA)
+        assert f'name="login_hint" value="{ACCOUNT}"' in li, li[:3000]
+        r = cgi("POST", CONNECT, form={"csrf_token": EVA_TOK, "login_hint": ACCOUNT}, cookies=EVA)
+        assert r.status == 303, r
+        loc = r.header("location")
+        assert urllib.parse.parse_qs(urllib.parse.urlsplit(loc).query).get("login_hint") == [ACCOUNT], loc
+        bad = cgi("POST", CONNECT, form={"csrf_token": EVA_TOK, "login_hint": "nicht <da>"}, cookies=EVA)
+        assert bad.status == 400 and "login_hint" in bad.body, bad
+        r = callback(follow_google(loc), EVA)
         assert r.status == 303 and f"verbindung-{GID}" in r.header("location"), r
         assert sql(f"SELECT sync_status, last_error IS NULL FROM calendar_integrations WHERE id={GID}") == "active\t1"
         assert "Erneut mit Google verbinden" not in page(EVA).body
