@@ -317,6 +317,19 @@ try:
         assert r.json()["reply"].startswith("Entschuldigung"), r.json()
 
     FAKE.clear_requests()
+    FAKE.queue_tool_calls(*[("check_calendar_availability", {"date": DAY})] * 17)
+    FAKE.queue_reply("Zu viele Abfragen.")
+    with t.case("at most 16 tool calls recorded per turn; the 17th is answered with an error the model can read"):
+        r = chat("Zeiten?")
+        assert r.status == 200 and len(r.json()["tool_calls"]) == 16, r
+        m = FAKE.chat_requests()[1]["messages"]
+        assert [x["role"] for x in m[-18:]] == ["assistant"] + ["tool"] * 17, [x["role"] for x in m[-18:]]
+        last = json.loads(m[-1]["content"])
+        assert last["ok"] is False and "Too many tool calls" in last["text"], last
+        meta = messages(conv_row(r.json()["conversation_id"])["id"])[1]["metadata"]
+        assert len(meta["function_calls"]) == 16, meta
+
+    FAKE.clear_requests()
     FAKE.queue_tool_calls(("check_calendar_availability", {"date": "irgendwann bald"}),
                           ("book_appointment", {"customer_name": "John Doe", "customer_email": "john(at)example",
                                                 "service": "Haircut", "date": DAY, "time": "14:00"}),
