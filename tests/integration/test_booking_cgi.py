@@ -354,7 +354,10 @@ try:
         radios = re.findall(r'type="radio" name="time" id="[^"]+" value="(\d\d:\d\d)"', b)
         assert radios == S2, (radios, S2)
         assert CONSENT in b and 'name="consent"' in b and 'name="form_key"' in b and 'name="csrf_token"' in b
-        assert "<script" not in b and "style=" not in b
+        # no inline script or style (CSP script-src 'self'); only the chat widget's file (issue 7)
+        scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", b, re.S)
+        assert b.count("<script") == len(scripts) == 1 and scripts == [""], scripts
+        assert '<script src="/static/chat.js" defer></script>' in b and "style=" not in b
         PAGE = r
 
     with t.case("GET /termin/{slug} without a date picks the first day with free times"):
