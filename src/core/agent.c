@@ -847,6 +847,7 @@ static enum agent_status llm_turn(struct turn *t, struct conf *c, long long conv
 	char err[300], idbuf[80], *restext;
 	enum agent_status st = AGENT_ERROR;
 	enum tf_err rc;
+	time_t deadline;
 	long i;
 	size_t k;
 	int step;
@@ -869,8 +870,9 @@ static enum agent_status llm_turn(struct turn *t, struct conf *c, long long conv
 		goto out;
 	json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "user", "content", message));
 
+	deadline = time(NULL) + cfg.turn_timeout;
 	for (step = 0; step < cfg.max_steps; step++) {
-		rc = llm_chat(&cfg, msgs, tools, &msg, &e);
+		rc = llm_chat(&cfg, msgs, tools, deadline, &msg, &e);
 		if (rc != TF_OK) {
 			log_warn("agent: the LLM call failed (%s): %s", tf_strerror(rc), e.message);
 			if (t->env.booked_id > 0)

@@ -49,6 +49,9 @@ int llm_config_load(struct conf *c, struct llm_config *cfg, char *err, size_t er
 	if (conf_get_long(c, "TF_LLM_TIMEOUT", LLM_TIMEOUT, 1, 300, &v, err, errlen) < 0)
 		return -1;
 	cfg->timeout = v;
+	if (conf_get_long(c, "TF_LLM_TURN_TIMEOUT", LLM_TURN_TIMEOUT, 5, 600, &v, err, errlen) < 0)
+		return -1;
+	cfg->turn_timeout = v;
 	if (conf_get_long(c, "TF_LLM_MAX_STEPS", LLM_MAX_STEPS, 1, 20, &v, err, errlen) < 0)
 		return -1;
 	cfg->max_steps = (int)v;
@@ -92,7 +95,7 @@ static long retry_after_seconds(const char *v)
 	return (ms + 999) / 1000;
 }
 
-enum tf_err llm_chat(const struct llm_config *cfg, json_t *messages, json_t *tools,
+enum tf_err llm_chat(const struct llm_config *cfg, json_t *messages, json_t *tools, time_t deadline,
 		     json_t **message, struct llm_error *e)
 {
 	static const char *const headers[] = { "Content-Type: application/json",
@@ -104,7 +107,7 @@ enum tf_err llm_chat(const struct llm_config *cfg, json_t *messages, json_t *too
 	char *body = NULL;
 	enum tf_err rc = TF_ERR_INVALID, hr;
 	int attempt;
-	long wait;
+	long wait, left;
 
 	*message = NULL;
 	memset(e, 0, sizeof(*e));
@@ -136,6 +139,16 @@ enum tf_err llm_chat(const struct llm_config *cfg, json_t *messages, json_t *too
 		rq.body_len = strlen(body);
 		rq.bearer = cfg->api_key[0] ? cfg->api_key : NULL;
 		rq.timeout = cfg->timeout;
+		if (deadline > 0) {
+			left = (long)(deadline - time(NULL));
+			if (left < 1) {
+				snprintf(e->message, sizeof(e->message), "%s: the turn's time is up", where);
+				rc = TF_ERR_IO;
+				goto out;
+			}
+			if (left < rq.timeout)
+				rq.timeout = left;
+		}
 		rq.max_response = LLM_MAX_RESPONSE;
 		herr[0] = '\0';
 		hr = http_do(&rq, &rs, herr, sizeof(herr));
@@ -182,7 +195,7 @@ enum tf_err llm_chat(const struct llm_config *cfg, json_t *messages, json_t *too
 		else if (rs.status >= 500)
 			wait = 1;
 		http_response_free(&rs);
-		if (wait < 0 || attempt > 0)
+		if (wait < 0 || attempt > 0 || (deadline > 0 && time(NULL) + wait + 1 >= deadline))
 			goto out;
 		log_info("llm: %s, trying once more in %ld s", e->message, wait);
 		if (wait > 0)

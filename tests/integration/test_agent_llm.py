@@ -477,6 +477,16 @@ try:
         err(r, 503, "assistant_unavailable")
         FAKE.script.clear()
 
+    with t.case("the whole turn has a deadline (TF_LLM_TURN_TIMEOUT): slow steps that each fit TF_LLM_TIMEOUT → 503 in time"):
+        FAKE.clear_requests()
+        for _ in range(4):
+            FAKE.queue_tool_calls(("check_calendar_availability", {"date": DAY}), delay=2.5)
+        r = nothing_stored(lambda: chat("Zeiten?", extra={"TF_LLM_TURN_TIMEOUT": "5"}))
+        err(r, 503, "assistant_unavailable")
+        # without the deadline all four steps would be asked (10 s); with it no request starts after 5 s
+        assert len(FAKE.chat_requests()) <= 2, FAKE.chat_requests()
+        FAKE.script.clear()
+
     with t.case("a check that ran before the failure stores nothing either (no effect yet)"):
         FAKE.queue_tool_calls(("check_calendar_availability", {"date": DAY}))
         FAKE.queue_error(500)
