@@ -1156,3 +1156,13 @@ enum booking_status booking_reschedule(struct db *db, struct conf *c, long long 
 		  BOOKING_TX_ATTEMPTS);
 	return fail_error(r);
 }
+
+long booking_prune_idempotency(struct db *db, time_t now)
+{
+	unsigned long long n = 0;
+
+	if (db_exec(db, STMT_BOOKING_IDEM_PRUNE, DB_ARGS(DBP_INT(now), DBP_INT(BOOKING_IDEM_KEEP_DAYS)),
+		    &n, NULL) != TF_OK)
+		return -1;
+	return (long)n;
+}

@@ -16,6 +16,7 @@
 #define BOOKING_SERVICE_MAX  120
 #define BOOKING_IDEM_KEY_MAX 255
 #define BOOKING_TOKEN_MAX    64    /* cancel token: 256 random bits, base64url */
+#define BOOKING_IDEM_KEEP_DAYS 7   /* an Idempotency-Key's stored answer is replayed this long */
 
 struct appointment {
 	long long id, doctor_id, service_id;
@@ -103,5 +104,9 @@ enum booking_status booking_cancel_by_doctor(struct db *db, struct conf *c, long
 enum booking_status booking_reschedule(struct db *db, struct conf *c, long long doctor_id,
 				       long long appointment_id, const struct civil *new_start,
 				       time_t now, struct booking_result *r);
+
+/* Forget the stored answers of Idempotency-Keys older than BOOKING_IDEM_KEEP_DAYS (a repeat after
+ * that books anew, as with Stripe's 24 h, only longer). Rows deleted, or -1. tf-remind runs it. */
+long booking_prune_idempotency(struct db *db, time_t now);
 
 #endif

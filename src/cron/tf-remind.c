@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "agent.h"
+#include "booking.h"
 #include "cli.h"
 #include "conf.h"
 #include "crypto.h"
@@ -23,7 +24,8 @@ static const char usage_text[] =
 	"sends every due mail of the queue: reminders, confirmations held back for a video link,\n"
 	"video-link follow-ups, and confirmations, cancellations and reschedule notices whose first\n"
 	"attempt failed (they are retried with growing pauses, up to 10 times). It also deletes the\n"
-	"booking assistant's conversations not continued for TF_AGENT_RETENTION_DAYS (default 30).\n"
+	"booking assistant's conversations not continued for TF_AGENT_RETENTION_DAYS (default 30) and\n"
+	"the stored answers of Idempotency-Keys older than 7 days.\n"
 	"\n"
 	"Overlapping runs are safe: every mail is claimed with one atomic database update before it\n"
 	"is sent, so two runs (or several hosts) never send the same mail twice. A mail whose sender\n"
@@ -90,6 +92,14 @@ int main(int argc, char **argv)
 		ex = EX_FAILED;
 	} else if (pruned > 0) {
 		log_info("tf-remind: %ld assistant conversation(s) older than the retention deleted", pruned);
+	}
+	pruned = booking_prune_idempotency(db, now);
+	if (pruned < 0) {
+		cli_fail("could not delete the expired Idempotency-Keys");
+		ex = EX_FAILED;
+	} else if (pruned > 0) {
+		log_info("tf-remind: %ld stored Idempotency-Key answer(s) older than %d days deleted", pruned,
+			 BOOKING_IDEM_KEEP_DAYS);
 	}
 	if (mail_flush_ex(db, c, 0, 0, now, &res) < 0) {
 		cli_fail("database error while sending; the remaining mails stay queued");

@@ -627,16 +627,23 @@ try:
             assert x.header("x-content-type-options") == "nosniff", x
 
     # ------------------------------------------------------------------ retention
-    with t.case("tf-remind deletes conversations older than TF_AGENT_RETENTION_DAYS, with their messages"):
+    with t.case("tf-remind deletes conversations older than TF_AGENT_RETENTION_DAYS, with their messages, and old Idempotency-Keys"):
         old = conv_row(C1)["id"]
         sql(f"UPDATE agent_conversations SET updated_at = UTC_TIMESTAMP() - INTERVAL 31 DAY WHERE id={old}")
         keep = count("SELECT COUNT(*) FROM agent_conversations") - 1
+        keys = count("SELECT COUNT(*) FROM idempotency_keys")
+        assert keys >= 2, keys          # the assistant's bookings stored their keys
+        stale = int(sql("SELECT MIN(id) FROM idempotency_keys"))
+        sql(f"UPDATE idempotency_keys SET created_at = UTC_TIMESTAMP() - INTERVAL 8 DAY WHERE id={stale}")
         env = dict(os.environ, TF_CONFIG=CONFIG)
         p = subprocess.run([REMIND], env=env, capture_output=True, timeout=120)
         assert p.returncode in (0, 1), p      # 1: the queued mails could not be sent (closed SMTP port)
         assert count(f"SELECT COUNT(*) FROM agent_conversations WHERE id={old}") == 0
         assert count(f"SELECT COUNT(*) FROM agent_messages WHERE conversation_id={old}") == 0
         assert count("SELECT COUNT(*) FROM agent_conversations") == keep
+        # and the stored answers of Idempotency-Keys older than 7 days (the younger ones stay)
+        assert count(f"SELECT COUNT(*) FROM idempotency_keys WHERE id={stale}") == 0
+        assert count("SELECT COUNT(*) FROM idempotency_keys") == keys - 1
 finally:
     FAKE.stop()
     DB.stop()
