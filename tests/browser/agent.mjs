@@ -86,10 +86,10 @@ async function slotsOf(iso, duration) {
 	return Array.isArray(j.slots) ? j.slots : [];
 }
 
-// "8:00", "08:00", "10:30 Uhr", "2:00 PM" → ["08:00", "10:30", "14:00"] (as the slots API writes them).
+// "8:00", "08:00", "10:30 Uhr", "2:00 PM" (not "22.11", a date) → ["08:00", "10:30", "14:00"] (as the slots API writes them).
 function timesIn(text) {
 	const out = new Set();
-	for (const m of text.matchAll(/\b(\d{1,2})[:.](\d{2})(\s*([AaPp])\.?[Mm]\.?)?/g)) {
+	for (const m of text.matchAll(/\b(\d{1,2}):(\d{2})(\s*([AaPp])\.?[Mm]\.?)?/g)) {
 		let h = +m[1];
 		if (m[4]) {
 			const pm = m[4].toLowerCase() === 'p';
@@ -113,11 +113,11 @@ async function newBrowser() {
 	});
 }
 
-// Send one message through the widget and wait for the answer (assistant or error entry).
+// Send one message through the widget (Enter in the input) and wait for the answer (assistant or error entry).
 async function say(page, text) {
 	const before = await page.locator('#assistent-verlauf .assistant-msg').count();
 	await page.fill('#assistent-eingabe', text);
-	await page.click('#assistent-senden');
+	await page.press('#assistent-eingabe', 'Enter');   // Enter sends (the first message used the button)
 	await page.waitForFunction((k) => document.querySelectorAll(
 		'#assistent-verlauf .assistant-assistant, #assistent-verlauf .assistant-error').length > 0 &&
 		document.querySelectorAll('#assistent-verlauf .assistant-msg').length >= k + 2 &&
