@@ -1139,6 +1139,46 @@ static int is_command(const struct msg *m)
 	return 0;
 }
 
+/*
+ * A full hour after a time preposition without minutes ("о 10", "в 12", "um 10", "at 10"), which
+ * nlp_parse_time refuses alone: read as "10:00" by nlp_parse_time, after dates took their words
+ * ("на 10 грудня" is a date) and only for 6..22 not followed by a unit ("на 2 дні").
+ */
+static void bare_hour(struct msg *m, struct found *f)
+{
+	static const char *const preps[] = {
+		"о", "об", "в", "во", "на", "um", "at", "gegen", NULL
+	};
+	static const char *const units[] = {
+		"дні", "днів", "дня", "дней", "день", "days", "day", "tage", "tagen", "tag", "хвилин",
+		"минут", "minuten", "minutes", "min", "годин", "години", "часов", "часа", "hours",
+		"stunden", "человек", "людей", "людини", "personen", "people", "persons", "числа",
+		"число", "недель", "тижні", "weeks", "wochen", NULL
+	};
+	size_t i;
+
+	if (f->have_time)
+		return;
+	for (i = 0; i + 1 < m->n; i++) {
+		const char *w = m->t[i + 1].w;
+		char hm[8];
+		long h;
+		int hh, mm;
+
+		if (m->t[i].used || m->t[i + 1].used || !word_in(m->t[i].w, preps) ||
+		    str_to_long(w, 6, 22, &h) < 0 || strlen(w) > 2 ||
+		    (i + 2 < m->n && word_in(m->t[i + 2].w, units)))
+			continue;
+		snprintf(hm, sizeof(hm), "%ld:00", h);
+		if (nlp_parse_time(hm, &hh, &mm) < 0)
+			continue;
+		f->have_time = 1;
+		f->hh = hh;
+		f->mm = mm;
+		m->t[i].used = m->t[i + 1].used = 1;
+	}
+}
+
 static void extract(const struct asst_ctx *c, size_t nsvc, struct msg *m, enum asst_lang l,
 		    int awaiting_name, struct found *f)
 {
@@ -1175,6 +1215,7 @@ static void extract(const struct asst_ctx *c, size_t nsvc, struct msg *m, enum a
 	}
 	find_phrases(c, m, 0, f);
 	find_phrases(c, m, 1, f);
+	bare_hour(m, f);
 	/* the service: the first one named; a video service when a video word is there too */
 	for (i = 0; i < m->n; i++) {
 		int kind, s;
@@ -1223,7 +1264,7 @@ struct st {
 	int have_offer;                    /* the times last offered: */
 	struct civil offer_date;
 	int offer_minutes;                 /* for this duration */
-	int offer[ASST_OFFER_MAX];         /* minutes after midnight */
+	int offer[ASST_OFFER_MAX + 1];     /* minutes after midnight (+ one time checked free) */
 	size_t noffer;
 	int decided;                       /* the patient chose to book these details */
 	long long booked_id;
@@ -1341,7 +1382,7 @@ static int st_load(const struct asst_ctx *c, size_t nsvc, json_t *o, struct st *
 	if ((v = json_object_get(o, "offered")) != NULL) {
 		json_t *od = json_object_get(o, "offer_date"), *om = json_object_get(o, "offer_minutes"), *e;
 
-		if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > ASST_OFFER_MAX ||
+		if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > ASST_OFFER_MAX + 1 ||
 		    !json_is_string(od) || civil_parse_date(json_string_value(od), &st->offer_date) < 0 ||
 		    !json_is_integer(om) || json_integer_value(om) < 5 || json_integer_value(om) > 600)
 			return -1;
@@ -1765,13 +1806,24 @@ static int dialogue(const struct asst_ctx *c, size_t nsvc, struct st *st, const 
 				free_time = 1;
 		if (!free_time)
 			return offer_times(c, nsvc, st, slots, n, st->have_time ? t : -1, reply);
+		/* remember the time as known free (the next turn need not check it again) */
+		if (!st->have_offer || !same_day(&st->offer_date, &st->date) ||
+		    st->offer_minutes != st_duration(c, nsvc, st))
+			st->noffer = 0;
+		if (st->noffer > ASST_OFFER_MAX)
+			st->noffer = ASST_OFFER_MAX;
+		st->offer[st->noffer++] = t;
+		st->offer_date = st->date;
+		st->offer_minutes = st_duration(c, nsvc, st);
+		st->have_offer = 1;
 	}
 	date_words(l, &st->date, dw, sizeof(dw));
 	fmt_time(t, tw);
 	if (st->svc < 0 || !st->name[0] || !st->email[0]) {
-		st->phase = PH_DETAILS;
-		if (say(reply, l, M_FREE, dw, tw) < 0)
+		/* "14:00 is free" once, when the time or day was just settled */
+		if ((prev != PH_DETAILS || f->have_time || f->have_date) && say(reply, l, M_FREE, dw, tw) < 0)
 			return -1;
+		st->phase = PH_DETAILS;
 		if (st->svc < 0) {
 			if (say_services(c, nsvc, l, M_ASK_SERVICE, reply) < 0 ||
 			    ((!st->name[0] || !st->email[0]) && buf_putc(reply, ' ') < 0))

@@ -712,6 +712,49 @@ static void test_new_booking_after_one(void **unused)
 	conv_close(&cv);
 }
 
+static void test_bare_hour(void **unused)
+{
+	struct conv cv;
+	const char *r;
+
+	(void)unused;
+	conv_open(&cv, SALON, 2);
+	/* "на 10" after a time preposition is 10:00; "на завтра" stays the date */
+	r = say(&cv, "Можна на стрижку на завтра на 11?");
+	assert_non_null(st(&cv, "time"));
+	assert_string_equal(st(&cv, "date"), "2026-11-22");
+	assert_string_equal(st(&cv, "time"), "11:00");
+	assert_has(r, "Чудово, неділя, 22 листопада о 11:00 вільно. Будь ласка, вкажіть ваше ім'я та e-mail.");
+	/* the name alone when asked; "is free" is not repeated; the known free time is not checked again */
+	r = say(&cv, "Олег Бондар");
+	assert_string_equal(r, "Будь ласка, вкажіть ваш e-mail для підтвердження.");
+	assert_int_equal(cv.fk.checks, 1);
+	say(&cv, "oleg@example.com");
+	r = say(&cv, "так");
+	assert_booked(&cv, 0, "Haircut", "2026-11-22", "11:00", "Олег Бондар", "oleg@example.com");
+	conv_close(&cv);
+	conv_open(&cv, SALON, 2);
+	say(&cv, "Хочу записаться на маникюр на 10 декабря");
+	assert_string_equal(st(&cv, "date"), "2026-12-10");
+	assert_null(json_object_get(cv.state, "time"));
+	say(&cv, "в 12");
+	assert_non_null(st(&cv, "time"));
+	assert_string_equal(st(&cv, "time"), "12:00");
+	conv_close(&cv);
+	conv_open(&cv, SALON, 2);
+	say(&cv, "Haarschnitt morgen um 12 bitte");
+	assert_non_null(st(&cv, "time"));
+	assert_string_equal(st(&cv, "time"), "12:00");
+	conv_close(&cv);
+	/* not hours: a count of days, a number out of 6..22 */
+	conv_open(&cv, SALON, 2);
+	say(&cv, "Стрижка на 2 дні");
+	assert_null(json_object_get(cv.state, "time"));
+	say(&cv, "Haircut tomorrow at 3");
+	assert_null(json_object_get(cv.state, "time"));
+	conv_close(&cv);
+}
+
 /* ------------------------------------------------------------------ limits and state */
 
 static void test_state_refused(void **unused)
@@ -729,7 +772,7 @@ static void test_state_refused(void **unused)
 		"{\"v\": 1, \"lang\": \"de\", \"phase\": \"offered\", \"decided\": true, \"offered\": [\"09:00\"]}",
 		"{\"v\": 1, \"lang\": \"de\", \"phase\": \"offered\", \"decided\": true, \"offer_date\": \"2026-11-22\","
 		" \"offer_minutes\": 60, \"offered\": [\"09:00\",\"10:00\",\"11:00\",\"12:00\",\"13:00\",\"14:00\","
-		"\"15:00\",\"16:00\",\"17:00\"]}",
+		"\"15:00\",\"16:00\",\"17:00\",\"17:15\"]}",
 	};
 	size_t i;
 
@@ -846,6 +889,7 @@ int main(void)
 		cmocka_unit_test(test_ask_service),
 		cmocka_unit_test(test_past_date),
 		cmocka_unit_test(test_new_booking_after_one),
+		cmocka_unit_test(test_bare_hour),
 		cmocka_unit_test(test_state_refused),
 		cmocka_unit_test(test_state_roundtrip),
 		cmocka_unit_test(test_limits),
