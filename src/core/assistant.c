@@ -10,6 +10,7 @@
 #include "agent.h"
 #include "assistant.h"
 #include "doctor.h"
+#include "log.h"
 #include "nlp.h"
 
 /*
@@ -1857,8 +1858,10 @@ int asst_turn(const struct asst_ctx *c, json_t *state, const char *message, stru
 	nsvc = c->services ? c->nservices : 0;
 	if (nsvc > ASST_SERVICES_MAX)
 		nsvc = ASST_SERVICES_MAX;
-	if (st_load(c, nsvc, state, &st) < 0)
-		st_init(&st);    /* not a state this file wrote: start a new dialogue */
+	if (st_load(c, nsvc, state, &st) < 0) {
+		log_warn("assistant: the conversation's state is not one the assistant wrote; starting afresh");
+		st_init(&st);
+	}
 	len = strnlen(message, AGENT_MESSAGE_MAX + 1);
 	st.lang = asst_detect_language(message, st.have_lang ? st.lang : ASST_DE);
 	if (len > AGENT_MESSAGE_MAX) {

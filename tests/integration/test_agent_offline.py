@@ -93,6 +93,7 @@ except Exception as e:  # noqa: BLE001
     t.bail(f"set-up failed: {e}")
 
 _n = [0]
+WANT = [0]   # appointments the dialogues that ran should have made
 
 
 def practice(kind, closed=()):
@@ -161,21 +162,25 @@ def talk(slug, turns, d, checks=None):
     return out
 
 
-def dialogue(title, kind, date, turns, expect=None, checks=None, setup=None, closed=(), absent=None):
+def dialogue(title, kind, date, turns, expect=None, checks=None, setup=None, closed=(), absent=None, needs=None):
     """One scripted dialogue in a practice of its own. expect = (service, "HH:MM", name, email): the one row it must
-    make; absent = an e-mail that must have no row (a dialogue that must not book). setup: dialogues run first in
-    the same practice (to take a time). closed: day offsets the practice is closed on."""
+    make; absent = an e-mail that must have no row (a dialogue that must not book), needs = (service, "HH:MM") the
+    dialogue relies on being free before it starts. setup: dialogues run first in the same practice (to take a
+    time). closed: day offsets the practice is closed on."""
     d = date()
     did, slug = practice(kind, [(today() + datetime.timedelta(days=c)).isoformat() for c in closed])
-    if expect:
-        dur = dict((n, m) for n, m, _ in SERVICES[kind])[expect[0]]
-        if expect[1] not in free_times(slug, d, dur):
-            t.skip(title, f"{d} has no free {expect[1]} for {expect[0]} in the slots API (a public holiday?)")
+    need = expect[:2] if expect else needs
+    if need:
+        dur = dict((n, m) for n, m, _ in SERVICES[kind])[need[0]]
+        if need[1] not in free_times(slug, d, dur):
+            t.skip(title, f"{d} has no free {need[1]} for {need[0]} in the slots API (a public holiday?)")
             return
     with t.case(title):
         for s in setup or []:
             talk(slug, s, d)
         before = rows(did)
+        assert len(before) == len(setup or []), before      # each set-up dialogue booked its time
+        WANT[0] += len(before) + (1 if expect else 0)
         answers = talk(slug, turns, d, checks)
         if expect:
             svc, hm, name, email = expect
@@ -366,37 +371,40 @@ try:
     # ------------------------------------------------------------------ dialogues that must not book
     dialogue("no booking (de): the summary declined with 'Nein, danke'", "salon", plus(1),
              ["Haarschnitt morgen um 10 Uhr, Eva Roth, eva.roth@example.de", "Nein, danke"],
-             absent="eva.roth@example.de", checks={1: ["nichts gebucht"]})
+             absent="eva.roth@example.de", needs=("Haircut", "10:00"), checks={1: ["nichts gebucht"]})
     dialogue("no booking (en): the summary declined with 'no'", "salon", weekday(1),
              ["Manicure on Monday at 2pm for Bob Ray, bob@example.com", "no"],
-             absent="bob@example.com", checks={1: ["haven't booked anything"]})
+             absent="bob@example.com", needs=("Manicure", "14:00"), checks={1: ["haven't booked anything"]})
     dialogue("no booking (uk): the summary declined with 'Ні'", "salon", plus(1),
              ["Стрижка завтра о 15:00, Ігор Сало, ihor@example.com", "Ні"],
-             absent="ihor@example.com", checks={1: ["нічого не бронював"]})
+             absent="ihor@example.com", needs=("Haircut", "15:00"), checks={1: ["нічого не бронював"]})
     dialogue("no booking (ru): the summary declined with 'Нет'", "salon", plus(1),
              ["Маникюр завтра в 15:00, Игорь Салов, igor@example.com", "Нет"],
-             absent="igor@example.com", checks={1: ["ничего не бронировал"]})
+             absent="igor@example.com", needs=("Manicure", "15:00"), checks={1: ["ничего не бронировал"]})
     dialogue("no booking (de): a taken time, even with 'buchen Sie' → 'nicht frei' and other times", "salon", plus(1),
              ["Bitte buchen Sie einen Haarschnitt morgen um 11 Uhr für Karl Ulm, karl@example.de"],
-             absent="karl@example.de", setup=[["Bitte buchen Sie eine Maniküre morgen um 11 Uhr für Ida Ost, ida@example.de"]],
+             absent="karl@example.de", needs=("Haircut", "12:00"), setup=[["Bitte buchen Sie eine Maniküre morgen um 11 Uhr für Ida Ost, ida@example.de"]],
              checks={0: ["um 11:00 ist leider nichts frei", "12:00"]})
     dialogue("no booking (ru): a taken time with 'Запишите' → 'уже занято'", "salon", plus(1),
              ["Запишите Ивана Серова (serov@example.com) на стрижку завтра в 9:00"],
-             absent="serov@example.com", setup=[["Запишите Олега Белова (belov@example.com) на маникюр завтра в 9:00"]],
+             absent="serov@example.com", needs=("Haircut", "09:00"), setup=[["Запишите Олега Белова (belov@example.com) на маникюр завтра в 9:00"]],
              checks={0: ["уже занято"]})
     dialogue("no booking (en): no e-mail given → it is asked for", "salon", plus(1),
              ["Please book a haircut tomorrow at 4pm for John Smith"], absent="john.smith@example.com",
+             needs=("Haircut", "16:00"),
              checks={0: ["e-mail address"]})
     dialogue("no booking (uk): 'Запишіть Олену Пчілку …' without an e-mail → asks for it", "salon", plus(1),
              ["Запишіть Олену Пчілку на стрижку завтра о 16:00"], absent="olena@example.com",
+             needs=("Haircut", "16:00"),
              checks={0: ["вкажіть ваш e-mail"]})
     dialogue("no booking (de): an invalid e-mail address → asked to check it", "salon", plus(1),
              ["Haarschnitt morgen um 9 Uhr, Max Muster, max@beispiel", "ja"], absent="max@beispiel",
+             needs=("Haircut", "09:00"),
              checks={0: ["scheint nicht gültig"]})
 
-    with t.case("no dialogue above booked anything it was not asked to (every confirmed row is one of theirs)"):
-        n = int(sql("SELECT COUNT(*) FROM appointments WHERE status='confirmed'"))
-        assert n == int(sql("SELECT COUNT(DISTINCT doctor_id, start_utc) FROM appointments WHERE status='confirmed'")), n
+    with t.case("no dialogue above booked anything it was not asked to (as many rows as bookings expected)"):
+        n = int(sql("SELECT COUNT(*) FROM appointments"))
+        assert n == WANT[0], (n, WANT[0])
         assert int(sql("SELECT COUNT(*) FROM agent_conversations WHERE mode <> 'offline'")) == 0
 
     with t.case("the stored state of a conversation is the assistant's object (language, phase, fields)"):
