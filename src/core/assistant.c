@@ -335,14 +335,20 @@ static const char *const filler_words[] = {
 	NULL
 };
 
-/* Name markers: the name follows these words. */
-static const char *const name_markers[][4] = {
-	{ "ich", "heiße", NULL }, { "ich", "heisse", NULL }, { "mein", "name", "ist", NULL },
-	{ "my", "name", "is", NULL }, { "i", "am", NULL }, { "i'm", NULL }, { "this", "is", NULL },
-	{ "мене", "звати", NULL }, { "меня", "зовут", NULL }, { "моє", "ім'я", NULL },
-	{ "моє", "ім’я", NULL }, { "мое", "имя", NULL }, { "моё", "имя", NULL },
-	{ "на", "ім'я", NULL }, { "на", "ім’я", NULL }, { "на", "имя", NULL },
-	{ "für", NULL }, { "for", NULL }, { "name:", NULL },
+/* Name markers: the name follows these words. After a strong one the name may be written in
+ * small letters ("my name is john doe"); after a weak one it needs its capitals ("for Anna"). */
+static const struct {
+	const char *w[4];
+	int strong;
+} name_markers[] = {
+	{ { "ich", "heiße", NULL }, 1 }, { { "ich", "heisse", NULL }, 1 },
+	{ { "mein", "name", "ist", NULL }, 1 }, { { "my", "name", "is", NULL }, 1 },
+	{ { "мене", "звати", NULL }, 1 }, { { "меня", "зовут", NULL }, 1 },
+	{ { "моє", "ім'я", NULL }, 1 }, { { "моє", "ім’я", NULL }, 1 }, { { "мое", "имя", NULL }, 1 },
+	{ { "моё", "имя", NULL }, 1 }, { { "на", "ім'я", NULL }, 1 }, { { "на", "ім’я", NULL }, 1 },
+	{ { "на", "имя", NULL }, 1 },
+	{ { "i", "am", NULL }, 0 }, { { "i'm", NULL }, 0 }, { { "this", "is", NULL }, 0 },
+	{ { "für", NULL }, 0 }, { { "for", NULL }, 0 },
 };
 
 /* ------------------------------------------------------------------ messages */
@@ -793,19 +799,21 @@ static int word_service(const struct asst_ctx *c, size_t nsvc, const char *w, in
 
 /* ------------------------------------------------------------------ names */
 
-/* 1 when the raw word starts with a capital letter (Latin, Latin-1, Cyrillic) and has only
- * letters, '-' and apostrophes. */
-static int looks_like_name(const char *raw, size_t n)
+/* 1 when the raw word has only letters, '-' and apostrophes, and starts with a capital letter
+ * (Latin, Latin-1, Cyrillic) when cap is set, else with any letter. */
+static int looks_like_name(const char *raw, size_t n, int cap)
 {
 	const unsigned char *p = (const unsigned char *)raw;
 	size_t i;
+	int capital;
 
 	if (n == 0)
 		return 0;
-	if (!((p[0] >= 'A' && p[0] <= 'Z') ||
-	      (n > 1 && p[0] == 0xC3 && p[1] >= 0x80 && p[1] <= 0x9E && p[1] != 0x97) ||
-	      (n > 1 && p[0] == 0xD0 && p[1] >= 0x80 && p[1] <= 0xAF) ||
-	      (n > 1 && p[0] == 0xD2 && p[1] == 0x90)))
+	capital = (p[0] >= 'A' && p[0] <= 'Z') ||
+		  (n > 1 && p[0] == 0xC3 && p[1] >= 0x80 && p[1] <= 0x9E && p[1] != 0x97) ||
+		  (n > 1 && p[0] == 0xD0 && p[1] >= 0x80 && p[1] <= 0xAF) ||
+		  (n > 1 && p[0] == 0xD2 && p[1] == 0x90);
+	if (cap ? !capital : !(capital || (p[0] >= 'a' && p[0] <= 'z') || (p[0] >= 0xC3 && p[0] <= 0xD4)))
 		return 0;
 	for (i = 0; i < n; i++) {
 		if ((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z') || p[i] == '-' ||
@@ -854,7 +862,7 @@ static int ends_with(const char *w, const char *suf)
 	return n >= k && strcmp(w + n - k, suf) == 0;
 }
 
-/* Replace the ending suf (bytes) of the word in b[from..] by rep. */
+/* Replace the ending suf of word (cap bytes) by rep; nothing when it would not fit. */
 static void replace_end(char *word, size_t cap, const char *suf, const char *rep)
 {
 	size_t n = strlen(word), k = strlen(suf);
@@ -1017,13 +1025,19 @@ static void find_phrases(const struct asst_ctx *c, struct msg *m, int kind, stru
 	}
 }
 
-/* 1 when word i begins a run of name words; the run is [i, *end). */
-static size_t name_run_fwd(const struct asst_ctx *c, size_t nsvc, const struct msg *m, size_t i)
+/* 1 when word j of the message can be part of a name (cap: it must have its capital). */
+static int name_word(const struct asst_ctx *c, size_t nsvc, const struct msg *m, size_t j, int cap)
+{
+	return !m->t[j].used && looks_like_name(m->raw + m->t[j].s, m->t[j].e - m->t[j].s, cap) &&
+	       !is_vocab(c, nsvc, m->t[j].w);
+}
+
+/* The number of name words from word i on (at most ASST_NAME_WORDS). */
+static size_t name_run_fwd(const struct asst_ctx *c, size_t nsvc, const struct msg *m, size_t i, int cap)
 {
 	size_t j = i;
 
-	while (j < m->n && j - i < ASST_NAME_WORDS && !m->t[j].used &&
-	       looks_like_name(m->raw + m->t[j].s, m->t[j].e - m->t[j].s) && !is_vocab(c, nsvc, m->t[j].w))
+	while (j < m->n && j - i < ASST_NAME_WORDS && name_word(c, nsvc, m, j, cap))
 		j++;
 	return j - i;
 }
@@ -1055,13 +1069,14 @@ static void find_name(const struct asst_ctx *c, size_t nsvc, const struct msg *m
 	/* a marker: "ich heiße …", "my name is …", "мене звати …", "for …" */
 	for (i = 0; i < m->n; i++) {
 		for (k = 0; k < TF_ARRAY_LEN(name_markers); k++) {
+			const char *const *mw = name_markers[k].w;
 			size_t w = 0;
 
-			while (name_markers[k][w] && i + w < m->n && strcmp(m->t[i + w].w, name_markers[k][w]) == 0)
+			while (mw[w] && i + w < m->n && strcmp(m->t[i + w].w, mw[w]) == 0)
 				w++;
-			if (name_markers[k][w] || w == 0)
+			if (mw[w] || w == 0)
 				continue;
-			n = name_run_fwd(c, nsvc, m, i + w);
+			n = name_run_fwd(c, nsvc, m, i + w, !name_markers[k].strong);
 			if (n > 0) {
 				take_name(m, i + w, n, l, f);
 				return;
@@ -1072,32 +1087,31 @@ static void find_name(const struct asst_ctx *c, size_t nsvc, const struct msg *m
 	for (i = 0; i + 1 < m->n; i++) {
 		if (!word_in(m->t[i].w, acc_verbs))
 			continue;
-		n = name_run_fwd(c, nsvc, m, i + 1);
+		n = name_run_fwd(c, nsvc, m, i + 1, 1);
 		if (n > 0) {
 			take_name(m, i + 1, n, l, f);
 			return;
 		}
 	}
-	/* next to the e-mail address: before it, else after it */
+	/* next to the e-mail address: before it, else after it (in small letters too when the
+	 * assistant asked for the name) */
 	if (email_at < m->n) {
 		size_t a = email_at;
 
-		while (a > 0 && email_at - a < ASST_NAME_WORDS && !m->t[a - 1].used &&
-		       looks_like_name(m->raw + m->t[a - 1].s, m->t[a - 1].e - m->t[a - 1].s) &&
-		       !is_vocab(c, nsvc, m->t[a - 1].w))
+		while (a > 0 && email_at - a < ASST_NAME_WORDS && name_word(c, nsvc, m, a - 1, !awaiting))
 			a--;
 		if (a < email_at) {
 			take_name(m, a, email_at - a, l, f);
 			return;
 		}
-		n = name_run_fwd(c, nsvc, m, email_at + 1);
+		n = name_run_fwd(c, nsvc, m, email_at + 1, !awaiting);
 		if (n > 0) {
 			take_name(m, email_at + 1, n, l, f);
 			return;
 		}
 	}
-	/* only a name, when the assistant asked for it */
-	if (awaiting && m->n > 0 && m->n <= ASST_NAME_WORDS && name_run_fwd(c, nsvc, m, 0) == m->n)
+	/* only a name (any case), when the assistant asked for it */
+	if (awaiting && m->n > 0 && m->n <= ASST_NAME_WORDS && name_run_fwd(c, nsvc, m, 0, 0) == m->n)
 		take_name(m, 0, m->n, l, f);
 }
 
@@ -1550,7 +1564,7 @@ static int say_services(const struct asst_ctx *c, size_t nsvc, enum asst_lang l,
 	struct buf list;
 	int rc;
 
-	buf_init(&list, 4096);
+	buf_init(&list, ASST_SERVICES_MAX * (ASST_SVCNAME_MAX + 16));
 	rc = services_list(c, nsvc, l, &list);
 	if (rc == 0)
 		rc = say(reply, l, id, list.data ? list.data : "");
@@ -1717,7 +1731,24 @@ out:
 	return rc;
 }
 
-/* The rules after the message was read (see asst_turn in assistant.h). 0 or -1. */
+/*
+ * The rules after the message was read (see asst_turn in assistant.h). 0 or -1.
+ *
+ * Phases (stored): collect (asking for service and day), offered (free times shown), details (the
+ * time is free; asking for service, name or e-mail), confirm (the summary asked "shall I book?"),
+ * booked. Decisions written down here:
+ * - A later message overrides a field; a changed day drops the time unless a new one is given.
+ * - "decided" (the patient chose to book) is set by a booking command, an acceptance word
+ *   (passt/yes/підходить/да …, not after a refusal word in the same message), or a time given
+ *   right after times were offered; it is cleared when an already set service, day or time
+ *   changes. With every detail known and a free time, decided books, otherwise the summary asks.
+ * - A refusal (nein/no/ні/нет …) with nothing new, after the summary or an offer, books nothing
+ *   and drops the time.
+ * - No service yet (several offered): the day's times are checked with the shortest service's
+ *   duration, and the service is asked for with the name and e-mail; a single service is taken.
+ * - A time is free when the check tool lists it for the day and duration (or it was checked in
+ *   an earlier turn of this conversation); the booking tool checks again (slot_taken → offer).
+ */
 static int dialogue(const struct asst_ctx *c, size_t nsvc, struct st *st, const struct found *f,
 		    struct buf *reply)
 {

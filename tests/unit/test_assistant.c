@@ -755,6 +755,31 @@ static void test_bare_hour(void **unused)
 	conv_close(&cv);
 }
 
+static void test_names_small_letters(void **unused)
+{
+	struct conv cv;
+	const char *r;
+
+	(void)unused;
+	/* after a strong marker, and when the assistant asked for the name: small letters are fine */
+	conv_open(&cv, SALON, 2);
+	say(&cv, "haircut on monday at 9am, my name is john doe, john@example.com, book it");
+	assert_booked(&cv, 0, "Haircut", "2026-11-23", "09:00", "john doe", "john@example.com");
+	conv_close(&cv);
+	conv_open(&cv, SALON, 2);
+	r = say(&cv, "манікюр завтра о 12:00");
+	assert_has(r, "ім'я та e-mail");
+	say(&cv, "олена коваль, olena@example.com");
+	assert_string_equal(st(&cv, "name"), "олена коваль");
+	conv_close(&cv);
+	/* a weak marker needs the capital: "for a haircut" is no name */
+	conv_open(&cv, SALON, 2);
+	r = say(&cv, "I'm looking for a haircut tomorrow at 11:00");
+	assert_null(json_object_get(cv.state, "name"));
+	assert_has(r, "name and e-mail");
+	conv_close(&cv);
+}
+
 /* ------------------------------------------------------------------ limits and state */
 
 static void test_state_refused(void **unused)
@@ -890,6 +915,7 @@ int main(void)
 		cmocka_unit_test(test_past_date),
 		cmocka_unit_test(test_new_booking_after_one),
 		cmocka_unit_test(test_bare_hour),
+		cmocka_unit_test(test_names_small_letters),
 		cmocka_unit_test(test_state_refused),
 		cmocka_unit_test(test_state_roundtrip),
 		cmocka_unit_test(test_limits),
