@@ -355,6 +355,7 @@ static const struct {
 
 enum msg_id {
 	M_ASK_SERVICE_DAY, M_ASK_SERVICE, M_UNKNOWN_SERVICE, M_ASK_DAY, M_OFFER, M_OFFER_MORE,
+	M_OFFER_SAME, M_OFFER_SAME_MORE,
 	M_NONE_NEXT, M_NONE_WEEK, M_TAKEN, M_PAST, M_FREE, M_ASK_NAME_EMAIL, M_ASK_NAME,
 	M_ASK_EMAIL, M_BAD_EMAIL, M_SUMMARY, M_DECLINED, M_BOOKED, M_AFTER, M_ERROR, M_TOO_LONG,
 	M_NO_SERVICES, M_COUNT
@@ -391,6 +392,16 @@ static const char *const texts[M_COUNT][4] = {
 		"On %s these times are free, among others: %s. Which time suits you?",
 		"На %s вільні, зокрема, такі години: %s. Який час вам підходить?",
 		"На %s свободно, в том числе, такое время: %s. Какое время вам подходит?" },
+	[M_OFFER_SAME] = {
+		"Frei sind an diesem Tag: %s. Welche Uhrzeit passt Ihnen?",
+		"Free that day: %s. Which time suits you?",
+		"Цього дня вільні: %s. Який час вам підходить?",
+		"В этот день свободно: %s. Какое время вам подходит?" },
+	[M_OFFER_SAME_MORE] = {
+		"Frei sind an diesem Tag unter anderem: %s. Welche Uhrzeit passt Ihnen?",
+		"Free that day, among others: %s. Which time suits you?",
+		"Цього дня вільні, зокрема: %s. Який час вам підходить?",
+		"В этот день свободно, в том числе: %s. Какое время вам подходит?" },
 	[M_NONE_NEXT] = {
 		"Am %s ist leider nichts frei. ",
 		"Sorry, nothing is free on %s. ",
@@ -1603,6 +1614,7 @@ static int offer_times(const struct asst_ctx *c, size_t nsvc, struct st *st, int
 		       int taken, struct buf *reply)
 {
 	enum asst_lang l = st->lang;
+	struct civil asked = st->date;
 	char dw[80], tw[6];
 	int shown[ASST_OFFER_MAX], more, k;
 	size_t ns, i;
@@ -1654,7 +1666,9 @@ static int offer_times(const struct asst_ctx *c, size_t nsvc, struct st *st, int
 			fmt_time(shown[i], tw);
 			rc = buf_printf(&list, "%s%s", i ? ", " : "", tw);
 		}
-		if (rc == 0)
+		if (rc == 0 && taken >= 0 && same_day(&asked, &st->date))   /* the day was just named */
+			rc = say(reply, l, more ? M_OFFER_SAME_MORE : M_OFFER_SAME, list.data ? list.data : "");
+		else if (rc == 0)
 			rc = say(reply, l, more ? M_OFFER_MORE : M_OFFER, dw, list.data ? list.data : "");
 		buf_free(&list);
 		if (rc < 0)
