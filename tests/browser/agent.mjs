@@ -14,50 +14,19 @@
 //   - a reload keeps the conversation; replies are text, never HTML; 503, 429 and a network error
 //     (answers injected with page.route) give the German pointer to the booking form;
 //   - a narrow (mobile) viewport: the panel fits; no console errors or CSP violations.
-// Env: TF_NODE_MODULES, CHROMIUM (as booking.mjs). TAP on stdout; exit 1 on failure.
-import { createRequire } from 'node:module';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+// Env: TF_NODE_MODULES, CHROMIUM (see harness.mjs). TAP on stdout; exit 1 on failure.
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { args, readInfo, ok, run, launch, openPage, screenshot, sqlOver, waitForMail, slotsOf } from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const modules = process.env.TF_NODE_MODULES || path.join(here, 'node_modules');
-const require = createRequire(path.join(modules, 'noop.js'));
-const { chromium } = require('playwright-core');
-
-const [infoFile, shotDir] = process.argv.slice(2);
-if (!infoFile || !shotDir) {
-	console.error('usage: node agent.mjs INFO.json SHOTDIR');
-	process.exit(2);
-}
-const info = JSON.parse(readFileSync(infoFile, 'utf8'));
+const [infoFile, shotDir] = args(['INFO.json', 'SHOTDIR']);
+const info = readInfo(infoFile);
 const base = info.base_url;
 const slug = info.slug;
 const doctorId = parseInt(info.doctor_id, 10);
 const email = `widget-${Date.now()}@example.org`;
 const patient = 'Max Mustermann';
 const TZ = 'Europe/Berlin';
-
-let n = 0;
-let failed = 0;
-function ok(cond, name, diag) {
-	n++;
-	console.log(`${cond ? 'ok' : 'not ok'} ${n} - ${name}`);
-	if (!cond) {
-		failed++;
-		if (diag !== undefined)
-			for (const line of String(diag).split('\n'))
-				console.log(`# ${line}`);
-	}
-	return cond;
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function sql(query) {
-	return execFileSync('mariadb', ['--no-defaults', `--socket=${info.db_socket}`, '-uroot', '--batch',
-		'--skip-column-names', 'terminfinder', '-e', query], { encoding: 'utf8' }).trim();
-}
+const sql = sqlOver(info.db_socket);
 
 // "YYYY-MM-DD" of a Date in the practice's zone.
 function localDate(d) {
@@ -78,14 +47,6 @@ function addDays(iso, k) {
 	return d.toISOString().slice(0, 10);
 }
 
-async function slotsOf(iso, duration) {
-	const r = await fetch(`${base}/api/integrations/calendar/slots/?doctor=${slug}&date=${iso}&duration=${duration}`);
-	if (r.status !== 200)
-		return [];
-	const j = await r.json();
-	return Array.isArray(j.slots) ? j.slots : [];
-}
-
 // "8:00", "08:00", "10:30 Uhr", "2:00 PM" (not "22.11", a date) → ["08:00", "10:30", "14:00"] (as the slots API writes them).
 function timesIn(text) {
 	const out = new Set();
@@ -104,15 +65,6 @@ function timesIn(text) {
 	return [...out];
 }
 
-async function newBrowser() {
-	return chromium.launch({
-		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-		headless: true,
-		args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-		       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-	});
-}
-
 // Send one message through the widget (Enter in the input) and wait for the answer (assistant or error entry).
 async function say(page, text) {
 	const before = await page.locator('#assistent-verlauf .assistant-msg').count();
@@ -126,8 +78,7 @@ async function say(page, text) {
 	return { cls: await last.getAttribute('class'), text: await last.locator('.assistant-text').innerText() };
 }
 
-let browser;
-try {
+await run(async () => {
 	// The practice opens every day 08:00-18:00, so "morgen" has times (unless a public holiday).
 	ok(doctorId > 0, `the stack's doctor id (${info.doctor_id})`);
 	sql(`DELETE FROM opening_hours WHERE doctor_id = ${doctorId}; ` +
@@ -143,7 +94,7 @@ try {
 	let slots = [];
 	for (let k = 0; k < 14 && day === null; k++) {
 		const iso = addDays(tomorrow, k);
-		slots = await slotsOf(iso, duration);
+		slots = await slotsOf(base, slug, iso, duration);
 		if (slots.length > 0)
 			day = iso;
 	}
@@ -156,7 +107,7 @@ try {
 	if (day !== tomorrow)
 		console.log(`# ${tomorrow} has no free times (public holiday?): asking for ${day} by date`);
 
-	browser = await newBrowser();
+	const browser = await launch();
 
 	// 1. Without JavaScript: the booking form, and the widget's markup hidden.
 	{
@@ -178,12 +129,7 @@ try {
 	}
 
 	// 2. With JavaScript (desktop).
-	const context = await browser.newContext({ locale: 'de-DE', viewport: { width: 1100, height: 900 } });
-	const page = await context.newPage();
-	const problems = [];
-	page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
-	page.on('pageerror', (e) => problems.push(String(e)));
-	page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`); });
+	const { context, page, problems } = await openPage(browser, { width: 1100, height: 900 });
 	const agentRequests = [];
 	page.on('request', (q) => { if (q.url().endsWith('/api/agent/chat')) agentRequests.push(q.postData()); });
 
@@ -255,9 +201,7 @@ try {
 	const cancelHref = await booked.locator('a').first().getAttribute('href').catch(() => null);
 	ok(/\/termin\/absage\/[A-Za-z0-9_-]{43}$/.test(cancelHref || ''), '... and a link to its cancel URL', cancelHref);
 
-	await page.screenshot({ path: path.join(shotDir, 'agent-booked.png'), fullPage: false });
-	let size = 0;
-	try { size = statSync(path.join(shotDir, 'agent-booked.png')).size; } catch { size = 0; }
+	const size = await screenshot(page, path.join(shotDir, 'agent-booked.png'), false);
 	ok(size > 1000, `screenshot kept: ${path.join(shotDir, 'agent-booked.png')}`, `size ${size}`);
 
 	// The database: the appointment, the conversation and its messages.
@@ -275,19 +219,7 @@ try {
 		`WHERE c.token_hash = SHA2('${conv}', 256) AND m.role = 'assistant' ORDER BY m.id DESC LIMIT 1`);
 	ok(/"book_appointment"/.test(meta), "the last assistant message's metadata records book_appointment", meta.slice(0, 400));
 
-	let mail = null;
-	for (let i = 0; i < 150 && mail === null; i++) {
-		for (const f of readdirSync(info.mail_dir)) {
-			if (f.startsWith('.') || f.endsWith('.tmp'))
-				continue;
-			const text = readFileSync(path.join(info.mail_dir, f), 'utf8');
-			const head = text.split(/\r?\n\r?\n/)[0];
-			if (/^To:.*$/mi.test(head) && head.includes(email))
-				mail = text;
-		}
-		if (mail === null)
-			await sleep(200);
-	}
+	const mail = await waitForMail(info.mail_dir, email, 150);
 	ok(mail !== null, `the confirmation mail reached the SMTP sink (${info.mail_dir})`);
 	ok(mail !== null && /^Subject: /mi.test(mail) && /text\/calendar/i.test(mail), '... with a subject and the .ics attachment');
 
@@ -365,11 +297,4 @@ try {
 		'mobile: no horizontal scrolling');
 	await mpage.screenshot({ path: path.join(shotDir, 'agent-mobile.png') });
 	await mctx.close();
-} catch (e) {
-	ok(false, 'browser run completed', e && e.stack ? e.stack : String(e));
-} finally {
-	if (browser)
-		await browser.close();
-}
-console.log(`1..${n}`);
-process.exit(failed ? 1 : 0);
+});

@@ -5,66 +5,16 @@
 // The patient picks the service and a date, then a free time (radio button), fills name and e-mail,
 // ticks the consent box and submits; the test then checks the confirmation page, that the row is in
 // the database (mariadb client over the stack's socket) and that the confirmation mail reached the
-// SMTP sink's directory. Env: TF_NODE_MODULES, CHROMIUM (as login.mjs). TAP on stdout; exit 1 on failure.
-import { createRequire } from 'node:module';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+// SMTP sink's directory. Env: TF_NODE_MODULES, CHROMIUM (see harness.mjs). TAP on stdout; exit 1 on failure.
+import { args, readInfo, ok, run, launch, openPage, clickTo, screenshot, sqlOver, waitForMail, freeWeekday } from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const modules = process.env.TF_NODE_MODULES || path.join(here, 'node_modules');
-const require = createRequire(path.join(modules, 'noop.js'));
-const { chromium } = require('playwright-core');
-
-const [infoFile, shot] = process.argv.slice(2);
-if (!infoFile || !shot) {
-	console.error('usage: node booking.mjs INFO.json SCREENSHOT.png');
-	process.exit(2);
-}
-const info = JSON.parse(readFileSync(infoFile, 'utf8'));
+const [infoFile, shot] = args(['INFO.json', 'SCREENSHOT.png']);
+const info = readInfo(infoFile);
 const base = info.base_url;
 const slug = info.slug;
 const email = `browser-${Date.now()}@example.org`;
 const patient = 'Bruno Browser-Müller';
-
-let n = 0;
-let failed = 0;
-function ok(cond, name, diag) {
-	n++;
-	console.log(`${cond ? 'ok' : 'not ok'} ${n} - ${name}`);
-	if (!cond) {
-		failed++;
-		if (diag !== undefined)
-			for (const line of String(diag).split('\n'))
-				console.log(`# ${line}`);
-	}
-	return cond;
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function sql(query) {
-	return execFileSync('mariadb', ['--no-defaults', `--socket=${info.db_socket}`, '-uroot', '--batch',
-		'--skip-column-names', 'terminfinder', '-e', query], { encoding: 'utf8' }).trim();
-}
-
-// A weekday from the day after tomorrow on with free times, from the public slots API.
-async function findDay() {
-	const now = new Date();
-	for (let off = 2; off < 40; off++) {
-		const d = new Date(now.getTime() + off * 86400000);
-		if (d.getUTCDay() === 0 || d.getUTCDay() === 6)
-			continue;
-		const iso = d.toISOString().slice(0, 10);
-		const r = await fetch(`${base}/api/integrations/calendar/slots/?doctor=${slug}&date=${iso}&duration=30`);
-		if (r.status !== 200)
-			continue;
-		const j = await r.json();
-		if (Array.isArray(j.slots) && j.slots.length > 0)
-			return { iso, slots: j.slots };
-	}
-	return null;
-}
+const sql = sqlOver(info.db_socket);
 
 // The time radio buttons on the page: [{name, value, id}] whose value carries a time (HH:MM).
 async function timeRadios(page) {
@@ -73,25 +23,14 @@ async function timeRadios(page) {
 		.map((e) => ({ name: e.name, value: e.value, id: e.id })));
 }
 
-let browser;
-try {
-	const day = await findDay();
+await run(async () => {
+	// A weekday from the day after tomorrow on with free times, from the public slots API.
+	const day = await freeWeekday(base, slug);
 	ok(day !== null, 'the slots API offers a day with free times', 'none in the next 40 days');
 	if (day === null)
 		throw new Error('no day to book');
 
-	browser = await chromium.launch({
-		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-		headless: true,
-		args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-		       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-	});
-	const context = await browser.newContext({ locale: 'de-DE', viewport: { width: 1000, height: 1000 } });
-	const page = await context.newPage();
-	const problems = [];
-	page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
-	page.on('pageerror', (e) => problems.push(String(e)));
-	page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`); });
+	const { page, problems } = await openPage(await launch(), { width: 1000, height: 1000 });
 
 	const resp = await page.goto(`${base}/termin/${slug}`);
 	ok(resp && resp.status() === 200, `GET /termin/${slug}: 200`, resp && resp.status());
@@ -116,7 +55,7 @@ try {
 	ok(await dateInput.count() === 1, 'the page has a date field');
 	await dateInput.fill(day.iso);
 	const chooser = page.locator('form:has(input[name="date"]:not([type="hidden"]))').first();
-	await Promise.all([page.waitForNavigation({ timeout: 15000 }), chooser.locator('[type="submit"]').first().click()]);
+	await clickTo(page, chooser.locator('[type="submit"]').first(), null, 15000);
 	ok(new URL(page.url()).searchParams.get('date') === day.iso ||
 		await page.locator(`input[name="date"][value="${day.iso}"]`).count() > 0,
 		`the page now shows ${day.iso}`, page.url());
@@ -145,7 +84,7 @@ try {
 	let submit = form.locator('button:has-text("buchen"), input[type="submit"][value*="buchen"]').first();
 	if (await submit.count() === 0)
 		submit = form.locator('[type="submit"]').last();
-	await Promise.all([page.waitForNavigation({ timeout: 20000 }), submit.click()]);
+	await clickTo(page, submit, null, 20000);
 	const body = await page.locator('body').innerText();
 	ok(body.includes('Ihr Termin ist gebucht'), 'sees "Ihr Termin ist gebucht"', body.slice(0, 1500));
 	const [dd, mm, yyyy] = [day.iso.slice(8, 10), day.iso.slice(5, 7), day.iso.slice(0, 4)];
@@ -153,36 +92,15 @@ try {
 		body.includes(yyyy)), 'the confirmation names the date and the time', body.slice(0, 1500));
 	ok(/\/termin\/absage\/[A-Za-z0-9_-]{43}/.test(await page.content()), 'the confirmation shows the cancel link');
 
-	await page.screenshot({ path: shot, fullPage: true });
-	let size = 0;
-	try { size = statSync(shot).size; } catch { size = 0; }
+	const size = await screenshot(page, shot);
 	ok(size > 1000, `screenshot kept: ${shot}`, `size ${size}`);
 
 	const row = sql(`SELECT COUNT(*), MIN(patient_name), MIN(status), MIN(service_name) FROM appointments WHERE patient_email = '${email}'`);
 	ok(row === `1\t${patient}\tconfirmed\tSprechstunde`, 'the appointment is in the database', row);
 
-	let mail = null;
-	for (let i = 0; i < 100 && mail === null; i++) {
-		for (const f of readdirSync(info.mail_dir)) {
-			if (f.startsWith('.') || f.endsWith('.tmp'))
-				continue;
-			const text = readFileSync(path.join(info.mail_dir, f), 'utf8');
-			const head = text.split(/\r?\n\r?\n/)[0];
-			if (/^To:.*$/mi.test(head) && head.includes(email))
-				mail = text;
-		}
-		if (mail === null)
-			await sleep(200);
-	}
+	const mail = await waitForMail(info.mail_dir, email, 100);
 	ok(mail !== null, `the confirmation mail reached the SMTP sink (${info.mail_dir})`);
 	ok(mail !== null && /^Subject: /mi.test(mail) && /text\/calendar/i.test(mail),
 		'... with a subject and the .ics attachment');
 	ok(problems.length === 0, 'no console errors or failed requests (e.g. CSP violations)', problems.join('\n'));
-} catch (e) {
-	ok(false, 'browser run completed', e && e.stack ? e.stack : String(e));
-} finally {
-	if (browser)
-		await browser.close();
-}
-console.log(`1..${n}`);
-process.exit(failed ? 1 : 0);
+});

@@ -8,44 +8,15 @@
 // Praxis receive appointments and Privat no longer block, saves, checks the choices on the page
 // and in the database, books an appointment (the public API), presses "Jetzt synchronisieren",
 // sees the notice, the last sync time and the statistics, and finds the event in Radicale's
-// storage folder. Env: TF_NODE_MODULES, CHROMIUM (as login.mjs). TAP on stdout; exit 1 on failure.
-import { createRequire } from 'node:module';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+// storage folder. Env: TF_NODE_MODULES, CHROMIUM (see harness.mjs). TAP on stdout; exit 1 on failure.
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { args, readInfo, ok, run, launch, openPage, logIn, clickTo, screenshot, sqlOver, freeWeekday } from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const modules = process.env.TF_NODE_MODULES || path.join(here, 'node_modules');
-const require = createRequire(path.join(modules, 'noop.js'));
-const { chromium } = require('playwright-core');
-
-const [infoFile, shot] = process.argv.slice(2);
-if (!infoFile || !shot) {
-	console.error('usage: node caldav.mjs INFO.json SCREENSHOT.png');
-	process.exit(2);
-}
-const info = JSON.parse(readFileSync(infoFile, 'utf8'));
+const [infoFile, shot] = args(['INFO.json', 'SCREENSHOT.png']);
+const info = readInfo(infoFile);
 const base = info.base_url;
-
-let n = 0;
-let failed = 0;
-function ok(cond, name, diag) {
-	n++;
-	console.log(`${cond ? 'ok' : 'not ok'} ${n} - ${name}`);
-	if (!cond) {
-		failed++;
-		if (diag !== undefined)
-			for (const line of String(diag).split('\n'))
-				console.log(`# ${line}`);
-	}
-	return cond;
-}
-
-function sql(query) {
-	return execFileSync('mariadb', ['--no-defaults', `--socket=${info.db_socket}`, '-uroot', '--batch',
-		'--skip-column-names', 'terminfinder', '-e', query], { encoding: 'utf8' }).trim();
-}
+const sql = sqlOver(info.db_socket);
 
 function icsFiles(cal) {
 	try {
@@ -57,45 +28,15 @@ function icsFiles(cal) {
 
 // A weekday from the day after tomorrow on with a free time, from the public slots API.
 async function freeSlot() {
-	const now = new Date();
-	for (let off = 2; off < 40; off++) {
-		const d = new Date(now.getTime() + off * 86400000);
-		if (d.getUTCDay() === 0 || d.getUTCDay() === 6)
-			continue;
-		const iso = d.toISOString().slice(0, 10);
-		const r = await fetch(`${base}/api/integrations/calendar/slots/?doctor=${info.slug}&date=${iso}&duration=30`);
-		if (r.status !== 200)
-			continue;
-		const j = await r.json();
-		if (Array.isArray(j.slots) && j.slots.length > 0)
-			return `${iso}T${j.slots[0]}`;
-	}
-	return null;
+	const day = await freeWeekday(base, info.slug);
+	return day === null ? null : `${day.iso}T${day.slots[0]}`;
 }
 
-let browser;
-try {
-	browser = await chromium.launch({
-		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-		headless: true,
-		args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-		       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-	});
-	const context = await browser.newContext({ locale: 'de-DE', viewport: { width: 1200, height: 1000 } });
-	const page = await context.newPage();
-	const problems = [];
-	page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
-	page.on('pageerror', (e) => problems.push(String(e)));
-	page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`); });
+await run(async () => {
+	const { page, problems } = await openPage(await launch(), { width: 1200, height: 1000 });
 
 	// --- log in
-	await page.goto(`${base}/doctor/login`);
-	await page.fill('input[name="email"]', info.email);
-	await page.fill('input[name="password"]', info.password);
-	await Promise.all([
-		page.waitForURL('**/doctor/calendar-integrations', { timeout: 15000 }),
-		page.locator('form:has(input[name="password"]) [type="submit"]').first().click(),
-	]);
+	await logIn(page, base, info.email, info.password);
 	ok(new URL(page.url()).pathname === '/doctor/calendar-integrations', 'logged in: the integrations page', page.url());
 
 	// --- the iCloud form
@@ -106,10 +47,7 @@ try {
 	await form.locator('input[name="apple_id"]').fill(info.caldav_user);
 	await form.locator('input[name="app_password"]').fill(info.caldav_password);
 	await form.locator('input[name="caldav_url"]').fill(info.caldav_url);
-	await Promise.all([
-		page.waitForURL('**/doctor/calendar-integrations?ok=connected*', { timeout: 60000 }),
-		form.locator('button[type="submit"]').click(),
-	]);
+	await clickTo(page, form.locator('button[type="submit"]'), '**/doctor/calendar-integrations?ok=connected*', 60000);
 	let body = await page.locator('body').innerText();
 	ok(body.includes('Der Kalender wurde verbunden.'), 'submitting shows "Der Kalender wurde verbunden."', body.slice(0, 1500));
 
@@ -127,10 +65,7 @@ try {
 	ok(await calRow('Privat').locator('input[type="checkbox"]').isChecked(), 'by default Privat blocks appointments');
 	await calRow('Privat').locator('input[type="checkbox"]').uncheck();
 	await calRow('Praxis').locator('input[type="radio"]').check();
-	await Promise.all([
-		page.waitForURL('**/doctor/calendar-integrations?ok=settings*', { timeout: 15000 }),
-		card.locator('form.calendars button[type="submit"]').click(),
-	]);
+	await clickTo(page, card.locator('form.calendars button[type="submit"]'), '**/doctor/calendar-integrations?ok=settings*', 15000);
 	body = await page.locator('body').innerText();
 	ok(body.includes('Die Kalender-Einstellungen wurden gespeichert.'), 'saving shows the notice', body.slice(0, 1500));
 	ok(!(await calRow('Privat').locator('input[type="checkbox"]').isChecked()) &&
@@ -149,10 +84,7 @@ try {
 	});
 	ok(br.status === 201, `a patient books ${start} (201)`, br.status);
 	ok(icsFiles('praxis').length === 0, 'nothing in the Praxis calendar before the sync');
-	await Promise.all([
-		page.waitForURL('**/doctor/calendar-integrations?ok=synced*', { timeout: 60000 }),
-		card.locator('form[action$="/sync"] button[type="submit"]').click(),
-	]);
+	await clickTo(page, card.locator('form[action$="/sync"] button[type="submit"]'), '**/doctor/calendar-integrations?ok=synced*', 60000);
 	body = await page.locator('body').innerText();
 	ok(body.includes('Die Synchronisierung ist abgeschlossen.'), 'pressing "Jetzt synchronisieren" shows the notice', body.slice(0, 1500));
 	const after = await page.locator('.provider-apple li.connection').first().innerText();
@@ -167,16 +99,7 @@ try {
 			'the event says "Termin (TerminFinder)" without the patient\'s name', text);
 	}
 
-	await page.screenshot({ path: shot, fullPage: true });
-	let size = 0;
-	try { size = statSync(shot).size; } catch { size = 0; }
+	const size = await screenshot(page, shot);
 	ok(size > 1000, `screenshot kept: ${shot}`, `size ${size}`);
 	ok(problems.length === 0, 'no console errors or failed requests (e.g. CSP violations)', problems.join('\n'));
-} catch (e) {
-	ok(false, 'browser run completed', e && e.stack ? e.stack : String(e));
-} finally {
-	if (browser)
-		await browser.close();
-}
-console.log(`1..${n}`);
-process.exit(failed ? 1 : 0);
+});
