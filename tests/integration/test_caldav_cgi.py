@@ -13,9 +13,7 @@ import datetime
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 import zoneinfo
@@ -25,14 +23,12 @@ BUILDDIR = os.environ.get("TF_BUILDDIR") or os.getcwd()
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from tap import Tap  # noqa: E402
-from mariadb import MariaDB  # noqa: E402
-from cgiapp import CgiApp, closed_port, skip_unless_ready, b64u, write_config  # noqa: E402
+from cgiapp import CgiApp, closed_port, skip_unless_ready  # noqa: E402
+from provider_setup import (PASSWORD, SECRET, CgiSetup, app_settings, built, card as provider_card,  # noqa: E402
+                            integrations_page, security_headers_ok)
 import radicale  # noqa: E402
 
-APP = os.path.join(BUILDDIR, "tf-calendar.fcgi")
-ADMIN = os.path.join(BUILDDIR, "tf-admin")
-SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
-PASSWORD = "richtig-geheim-123"
+APP, ADMIN = built(BUILDDIR, "tf-calendar.fcgi", "tf-admin")
 BASE_URL = "http://localhost:8080"
 APPLE_PW = "abcd-efgh-ijkl-mnop"
 BOB_PW = "bobs-kalender-pw"
@@ -45,18 +41,16 @@ skip_unless_ready(APP, ADMIN)
 if not radicale.available():
     print("1..0 # SKIP radicale not installed")
     sys.exit(0)
-try:
-    from cryptography.fernet import Fernet
-except ImportError:
-    print("1..0 # SKIP python3-cryptography not installed")
-    sys.exit(0)
+skip_unless_ready(fernet=True)
+from cryptography.fernet import Fernet  # noqa: E402
 
 
-TMP = tempfile.mkdtemp(prefix="tf-caldavcgi-")
-DB = MariaDB(os.path.join(TMP, "db"))
+S = CgiSetup(t, "tf-caldavcgi-")
+TMP, DB, FERNET_KEY = S.tmp, S.db, S.fernet_key
 RAD = radicale.Radicale(os.path.join(TMP, "radicale"))
-try:
-    DB.start()
+
+
+def radicale_users():
     RAD.add_user("eva", APPLE_PW)
     RAD.add_user("bob", BOB_PW)
     RAD.create_calendar("eva", "praxis", displayname="Praxis " + EVIL)
@@ -64,63 +58,29 @@ try:
     RAD.create_calendar("eva", "tasks", components=("VTODO",), displayname="Erinnerungen")
     RAD.create_calendar("bob", "bobcal", displayname="Bobs Kalender")
     RAD.start()
-except Exception as e:  # noqa: BLE001
-    DB.stop()
-    RAD.stop()
-    t.bail(f"MariaDB or Radicale did not start: {e}")
 
-FERNET_KEY = b64u(os.urandom(32)) + "="
-CONFIG = os.path.join(TMP, "terminfinder.env")
-write_config(CONFIG, {
-    "TF_DB_SOCKET": DB.socket, "TF_DB_USER": "root", "TF_DB_NAME": "terminfinder",
-    "TF_DATA_DIR": SRCDIR, "TF_SECRET_KEY": SECRET, "BASE_URL": BASE_URL, "TF_LOG_LEVEL": "error",
-    "CALENDAR_ENCRYPTION_KEY": FERNET_KEY, "TF_HTTP_TIMEOUT": "20",
-    "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(closed_port()), "MAIL_FROM": "praxis@example.org",
-})
+
+S.add_cleanup(RAD.stop)
+S.start("MariaDB or Radicale", then=radicale_users)
+
+CONFIG = S.write_config(app_settings(DB, SRCDIR, SECRET, BASE_URL, FERNET_KEY, log_level="error", backoff_ms=None))
 A = CgiApp(APP, ADMIN, CONFIG)
 cgi = A.cgi
 RURL = RAD.url
-
-
-def sql(q):
-    return DB.sql(q).strip()
-
-
-def count(q):
-    return int(sql(q))
-
-
-try:
-    A.admin("migrate")
-    EVA_ID = int(A.admin("add-doctor", "eva@example.org", "--name", "Dr. Eva Ernst", "--slug", "eva-ernst",
-                         stdin=PASSWORD + "\n"))
-    BOB_ID = int(A.admin("add-doctor", "bob@example.org", "--name", "Dr. Bob Berg", "--slug", "bob-berg",
-                         stdin=PASSWORD + "\n"))
-    EVA_TOKEN = A.admin("token", "eva@example.org")
-    BOB_TOKEN = A.admin("token", "bob@example.org")
-except Exception as e:  # noqa: BLE001
-    DB.stop()
-    RAD.stop()
-    t.bail(f"set-up failed: {e}")
+sql, count = S.sql, S.count
+EVA_ID, BOB_ID, EVA_TOKEN, BOB_TOKEN = S.prepare(A, ("eva", "bob"), tokens=("eva", "bob"))
 
 
 def login(email):
-    r = cgi("GET", "/doctor/login")
-    ck, tok = r.cookie_value("tf_csrf"), r.field("csrf_token")
-    r = cgi("POST", "/doctor/login", form={"email": email, "password": PASSWORD, "csrf_token": tok},
-            cookies={"tf_csrf": ck})
-    assert r.status == 303, r
-    return {"tf_session": r.cookie_value("tf_session"), "tf_csrf": ck}, tok
+    return A.login(email, PASSWORD)
 
 
 def page(cookies):
-    r = cgi("GET", "/doctor/calendar-integrations", cookies=cookies)
-    assert r.status == 200, r
-    return r
+    return integrations_page(A, cookies)
 
 
 def apple_card(body):
-    return body[body.index("provider-apple"):]
+    return provider_card(body, "apple")
 
 
 def rad_get(href, user="eva", pw=APPLE_PW):
@@ -568,16 +528,11 @@ try:
         assert rad_get(href)[0] == 200, "the event was removed although remove_events was not set"
 
     with t.case("every answer carries the security headers; HTML is no-store"):
-        for resp in A.responses:
-            assert resp.header("content-security-policy") and resp.header("x-frame-options") == "DENY", resp
-            if (resp.header("content-type") or "").startswith("text/html"):
-                assert resp.header("cache-control") == "no-store", resp
+        security_headers_ok(A.responses)
 
     with t.case("the app password never reaches the app's stderr (logs)"):
         for resp in A.responses:
             assert APPLE_PW not in resp.stderr and BOB_PW not in resp.stderr, resp.stderr[-500:]
 finally:
-    RAD.stop()
-    DB.stop()
-    shutil.rmtree(TMP, ignore_errors=True)
+    S.finish()
 t.done()

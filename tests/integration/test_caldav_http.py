@@ -32,7 +32,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from tap import Tap  # noqa: E402
 from stack import Stack  # noqa: E402
 import radicale as radicale_lib  # noqa: E402
-from httpc import Client, csrf_of, parse_forms  # noqa: E402
+from httpc import csrf_of, parse_forms  # noqa: E402
+from provider_setup import StackRunner  # noqa: E402
 
 t = Tap()
 TZ = zoneinfo.ZoneInfo("Europe/Berlin")
@@ -68,57 +69,23 @@ def prop(text, name):
     return m.group(2) if m else None
 
 
-class Runner:
+class Runner(StackRunner):
+    PATIENT = PATIENT
+    PATIENT_MAIL = PATIENT_MAIL
+
     def __init__(self, st):
-        self.st = st
-        self.cl = Client(st.port, timeout=120)
-        self.token = st.admin("token", st.email, check=True).stdout.strip()
-        self.bearer = {"Authorization": "Bearer " + self.token}
+        super().__init__(st, SYNC_ERR)
         self.doc = int(st.doctor_id)
-        self.jar = {}
-        self.csrf = None
 
     # --- the app
-    def login(self):
-        r = self.cl.request("GET", "/doctor/login")
-        self.jar = {"tf_csrf": r.cookies()["tf_csrf"][0]}
-        r = self.cl.request("POST", "/doctor/login", body={"email": self.st.email, "password": self.st.password,
-                                                           "csrf_token": csrf_of(r)}, cookies=self.jar)
-        assert r.status == 303, r
-        self.jar["tf_session"] = r.cookies()["tf_session"][0]
-        r = self.page()
-        self.csrf = csrf_of(r)
-        assert self.csrf, "no csrf_token on the integrations page"
-
-    def page(self, query=""):
-        r = self.cl.request("GET", "/doctor/calendar-integrations" + query, cookies=self.jar)
-        assert r.status == 200, r
-        return r
-
     def form(self, path, fields):
         return self.cl.request("POST", path, body=dict(fields, csrf_token=self.csrf), cookies=self.jar)
 
     def api(self, method, path, body=None):
         return self.cl.request(method, path, json_body=body, headers=self.bearer)
 
-    def sql(self, query):
-        return self.st.db.sql(query).strip()
-
-    def count(self, query):
-        return int(self.sql(query) or "0")
-
-    def slots(self, day):
-        qs = urllib.parse.urlencode({"doctor": self.st.slug, "date": day.isoformat(), "duration": 30})
-        r = self.cl.request("GET", f"/api/integrations/calendar/slots/?{qs}")
-        assert r.status == 200, r
-        return r.json()["slots"]
-
     def book(self, day, hhmm, name=PATIENT, mail=PATIENT_MAIL):
-        r = self.cl.request("POST", "/api/appointments", json_body={
-            "doctor": self.st.slug, "service": "Sprechstunde", "start": f"{day.isoformat()}T{hhmm}",
-            "duration_minutes": 30, "patient_name": name, "patient_email": mail, "create_meet": False})
-        assert r.status == 201, r
-        return r.json()
+        return self.book_json(f"{day.isoformat()}T{hhmm}", False, name, mail)
 
     # --- tf-sync
     def tf_sync(self, *args):

@@ -12,14 +12,9 @@ and retried by the next run, disconnect stops the channels.
 """
 import datetime
 import hashlib
-import http.server
-import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 import urllib.parse
 
@@ -29,31 +24,16 @@ sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "fakes"))
 
 from tap import Tap  # noqa: E402
+from cgiapp import CgiApp, sanitizer_trouble, skip_unless_ready  # noqa: E402
+from provider_setup import (SECRET, BridgeHandler, CgiSetup, app_settings, built, google_settings,  # noqa: E402
+                            serve_bridge, wait_for)
 
-APP = os.path.join(BUILDDIR, "tf-calendar.fcgi")
-ADMIN = os.path.join(BUILDDIR, "tf-admin")
-SYNC = os.path.join(BUILDDIR, "tf-sync")
-RENEW = os.path.join(BUILDDIR, "tf-renew")
-SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
-PASSWORD = "richtig-geheim-123"
+APP, ADMIN, SYNC, RENEW = built(BUILDDIR, "tf-calendar.fcgi", "tf-admin", "tf-sync", "tf-renew")
 EMAIL = "ana@example.com"
 HOOK = "/webhooks/calendar/google"
 
-for prog in (APP, ADMIN, SYNC, RENEW):
-    if not os.access(prog, os.X_OK):
-        print(f"1..0 # SKIP {prog} not built")
-        sys.exit(0)
-if not (shutil.which("mariadbd") or os.access("/usr/sbin/mariadbd", os.X_OK)):
-    print("1..0 # SKIP mariadbd not installed")
-    sys.exit(0)
-try:
-    from cryptography.fernet import Fernet
-except ImportError:
-    print("1..0 # SKIP python3-cryptography not installed")
-    sys.exit(0)
+skip_unless_ready(APP, ADMIN, SYNC, RENEW, fernet=True)
 
-from mariadb import MariaDB  # noqa: E402
-from cgiapp import CgiApp, b64u, sanitizer_trouble, write_config  # noqa: E402
 from google import FakeGoogle  # noqa: E402
 
 t = Tap()
@@ -63,13 +43,9 @@ A = None
 bridge_log = []
 
 
-class Bridge(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *a):
-        pass
-
+class Bridge(BridgeHandler):
     def do_POST(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(n) if n else b""
+        body = self.body()
         headers = {k: v for k, v in self.headers.items() if k.lower().startswith("x-goog-")}
         try:
             r = A.cgi("POST", self.path, headers=headers, body=body,
@@ -84,82 +60,25 @@ class Bridge(http.server.BaseHTTPRequestHandler):
         self.end_headers()
 
 
-bridge = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Bridge)
-threading.Thread(target=bridge.serve_forever, daemon=True).start()
-BASE_URL = f"http://127.0.0.1:{bridge.server_address[1]}"
+bridge, BASE_URL = serve_bridge(Bridge)
 
-TMP = tempfile.mkdtemp(prefix="tf-channels-")
-DB = MariaDB(os.path.join(TMP, "db"))
-g = FakeGoogle(port=0).start()
+S = CgiSetup(t, "tf-channels-")
+S.add_cleanup(bridge.shutdown)
+g = FakeGoogle(port=0)
+S.start("MariaDB or the fake Google", g)
 g.set_knobs(push_retry_base=0.2, push_max_attempts=2)
-try:
-    DB.start()
-except Exception as e:  # noqa: BLE001
-    g.stop()
-    t.bail(f"MariaDB did not start: {e}")
-
-FERNET_KEY = b64u(os.urandom(32)) + "="
-CONFIG = os.path.join(TMP, "terminfinder.env")
-settings = {
-    "TF_DB_SOCKET": DB.socket, "TF_DB_USER": "root", "TF_DB_NAME": "terminfinder",
-    "TF_DATA_DIR": SRCDIR, "TF_SECRET_KEY": SECRET, "BASE_URL": BASE_URL, "TF_LOG_LEVEL": "info",
-    "CALENDAR_ENCRYPTION_KEY": FERNET_KEY, "TF_HTTP_TIMEOUT": "20", "TF_HTTP_BACKOFF_MS": "20",
-    "GOOGLE_CLIENT_ID": FakeGoogle.DEFAULT_CLIENT_ID, "GOOGLE_CLIENT_SECRET": FakeGoogle.DEFAULT_CLIENT_SECRET,
-    "GOOGLE_REDIRECT_URI": g.redirect_uris[0], "GOOGLE_USERINFO_URI": g.base_url + "/oauth2/v3/userinfo",
-}
-settings.update(g.env())
-write_config(CONFIG, settings)
+DB = S.db
+CONFIG = S.write_config(dict(app_settings(DB, SRCDIR, SECRET, BASE_URL, S.fernet_key, smtp=False),
+                             **google_settings(g)))
 A = CgiApp(APP, ADMIN, CONFIG)
-ENV = dict(os.environ, TF_CONFIG=CONFIG)
-
-
-def sql(q):
-    return DB.sql(q).strip()
-
-
-def count(q):
-    return int(sql(q) or 0)
-
-
-def tool(prog, *args):
-    r = subprocess.run([prog, *args], env=ENV, capture_output=True, text=True, timeout=300)
-    assert not sanitizer_trouble(r.stderr), r.stderr[-3000:]
-    return r
-
-
-def finish():
-    g.stop()
-    bridge.shutdown()
-    DB.stop()
-    shutil.rmtree(TMP, ignore_errors=True)
-
-
-try:
-    A.admin("migrate")
-    DOC = int(A.admin("add-doctor", "eva@example.org", "--name", "Dr. Eva Ernst", "--slug", "eva-ernst",
-                      stdin=PASSWORD + "\n"))
-    TOKEN = A.admin("token", "eva@example.org")
-except Exception as e:  # noqa: BLE001
-    finish()
-    t.bail(f"set-up failed: {e}")
+sql, count, tool, finish = S.sql, S.count_or_zero, S.tool, S.finish
+DOC, TOKEN = S.prepare(A, ("eva",), tokens=("eva",))
 
 # ---------------------------------------------------------------- a Google connection (as the callback stores it)
 cals = {c["summary"]: c["id"] for c in (g._callist_entry(c) for c in g.accounts[EMAIL]["calendars"].values())}
 PRIMARY, PRAXIS, HOLIDAY = EMAIL, cals["Praxis"], cals["Feiertage in Deutschland"]
-tok = g.issue_tokens(EMAIL)
-creds = {"access_token": tok["access_token"], "refresh_token": tok["refresh_token"],
-         "expires_at": int(time.time()) + 3000, "scope": tok["scope"]}
-enc = Fernet(FERNET_KEY.encode()).encrypt(json.dumps(creds).encode()).decode()
-sql(f"INSERT INTO calendar_integrations (doctor_id, provider, account_email, credentials_encrypted) "
-    f"VALUES ({DOC}, 'google', '{EMAIL}', '{enc}')")
-IID = int(sql("SELECT MAX(id) FROM calendar_integrations"))
-for rid, name, write, blocks, recv in ((PRIMARY, EMAIL, 1, 1, 1), (PRAXIS, "Praxis", 1, 1, 0),
-                                       (HOLIDAY, "Feiertage", 0, 0, 0)):
-    sql(f"INSERT INTO integration_calendars (integration_id, remote_id, remote_id_hash, display_name, can_write,"
-        f" blocks_availability, receives_appointments) VALUES ({IID}, '{rid}', SHA2('{rid}', 256), '{name}',"
-        f" {write}, {blocks}, {recv})")
-CAL_ID = {rid: int(sql(f"SELECT id FROM integration_calendars WHERE remote_id = '{rid}'"))
-          for rid in (PRIMARY, PRAXIS, HOLIDAY)}
+IID, CAL_ID = S.connect_account(DOC, "google", EMAIL, g.issue_tokens(EMAIL), (
+    (PRIMARY, EMAIL, 1, 1, 1), (PRAXIS, "Praxis", 1, 1, 0), (HOLIDAY, "Feiertage", 0, 0, 0)))
 
 
 def live_rows():
@@ -170,15 +89,6 @@ def live_rows():
 
 def fake_channels(active=True):
     return {c["id"]: c for c in g.channel_list() if c["active"] == active}
-
-
-def wait_for(cond, timeout=30):
-    end = time.time() + timeout
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.2)
-    return cond()
 
 
 def hook(channel_id, token, state="exists", resource=None, number="42"):

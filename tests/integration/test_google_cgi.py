@@ -13,9 +13,7 @@ revoked), the unconfigured card, and the reauth_required card with its reconnect
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 import urllib.parse
 
 SRCDIR = os.environ.get("TF_SRCDIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -24,18 +22,15 @@ sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "fakes"))
 
 from tap import Tap  # noqa: E402
-from mariadb import MariaDB  # noqa: E402
-from cgiapp import CgiApp, b64u, oauth_settings, redirect_location, skip_unless_ready, write_config  # noqa: E402
+from cgiapp import CgiApp, skip_unless_ready  # noqa: E402
+from provider_setup import (PASSWORD, SECRET, CgiSetup, OAuthFlow, app_settings, built,  # noqa: E402
+                            google_settings, oauth_paths, security_headers_ok)
 from google import FakeGoogle  # noqa: E402
 
-APP = os.path.join(BUILDDIR, "tf-calendar.fcgi")
-ADMIN = os.path.join(BUILDDIR, "tf-admin")
-SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
-PASSWORD = "richtig-geheim-123"
+APP, ADMIN = built(BUILDDIR, "tf-calendar.fcgi", "tf-admin")
 BASE_URL = "http://localhost:8080"
-REDIRECT_URI = BASE_URL + "/api/doctor/calendar-integrations/callback/google"
-CONNECT = "/api/doctor/calendar-integrations/connect/google"
-CALLBACK = "/api/doctor/calendar-integrations/callback/google"
+CONNECT, CALLBACK = oauth_paths("google")
+REDIRECT_URI = BASE_URL + CALLBACK
 SCOPE = "https://www.googleapis.com/auth/"
 ACCOUNT = "ana@example.com"
 
@@ -45,82 +40,25 @@ skip_unless_ready(APP, ADMIN, fernet=True)
 from cryptography.fernet import Fernet  # noqa: E402
 
 
-TMP = tempfile.mkdtemp(prefix="tf-googlecgi-")
-DB = MariaDB(os.path.join(TMP, "db"))
+S = CgiSetup(t, "tf-googlecgi-")
 G = FakeGoogle(port=0, redirect_uris=[REDIRECT_URI])
-try:
-    DB.start()
-    G.start()
-except Exception as e:  # noqa: BLE001
-    DB.stop()
-    G.stop()
-    t.bail(f"MariaDB or the fake Google did not start: {e}")
+S.start("MariaDB or the fake Google", G)
 G.set_knobs(consent="approve")
 
-FERNET_KEY = b64u(os.urandom(32)) + "="
-BASE_SETTINGS = oauth_settings(DB, SRCDIR, SECRET, BASE_URL, FERNET_KEY)
-CONFIG = os.path.join(TMP, "terminfinder.env")
-write_config(CONFIG, dict(BASE_SETTINGS, **G.env(), **{
-    "GOOGLE_CLIENT_ID": FakeGoogle.DEFAULT_CLIENT_ID, "GOOGLE_CLIENT_SECRET": FakeGoogle.DEFAULT_CLIENT_SECRET,
-    "GOOGLE_REDIRECT_URI": REDIRECT_URI, "GOOGLE_USERINFO_URI": G.base_url + "/oauth2/v3/userinfo"}))
-BARE = os.path.join(TMP, "bare.env")          # no GOOGLE_* settings at all
-write_config(BARE, BASE_SETTINGS)
+DB, FERNET_KEY = S.db, S.fernet_key
+BASE_SETTINGS = app_settings(DB, SRCDIR, SECRET, BASE_URL, FERNET_KEY)
+CONFIG = S.write_config(dict(BASE_SETTINGS, **google_settings(G)))
+BARE = S.write_config(BASE_SETTINGS, "bare.env")          # no GOOGLE_* settings at all
 A = CgiApp(APP, ADMIN, CONFIG)
 cgi = A.cgi
-
-
-def sql(q):
-    return DB.sql(q).strip()
-
-
-def count(q):
-    return int(sql(q))
-
-
-try:
-    A.admin("migrate")
-    EVA_ID = int(A.admin("add-doctor", "eva@example.org", "--name", "Dr. Eva Ernst", "--slug", "eva-ernst",
-                         stdin=PASSWORD + "\n"))
-    BOB_ID = int(A.admin("add-doctor", "bob@example.org", "--name", "Dr. Bob Berg", "--slug", "bob-berg",
-                         stdin=PASSWORD + "\n"))
-    EVA_TOKEN = A.admin("token", "eva@example.org")
-except Exception as e:  # noqa: BLE001
-    DB.stop()
-    G.stop()
-    t.bail(f"set-up failed: {e}")
+sql, count = S.sql, S.count
+EVA_ID, BOB_ID, EVA_TOKEN = S.prepare(A, ("eva", "bob"), tokens=("eva",))
+F = OAuthFlow(A, "google", G.base_url + "/o/oauth2/v2/auth", REDIRECT_URI)
+follow_google, connect, callback, page, google_card = F.follow, F.connect, F.callback, F.page, F.card
 
 
 def login(email):
     return A.login(email, PASSWORD)
-
-
-def follow_google(url):
-    """GET the authorization URL on the fake (consent knob decides) → the Location it redirects to."""
-    assert url.startswith(G.base_url + "/o/oauth2/v2/auth?"), url
-    return redirect_location(url)
-
-
-def connect(cookies, tok):
-    """The card's form: 303 to Google. Returns the authorization URL."""
-    r = cgi("POST", CONNECT, form={"csrf_token": tok}, cookies=cookies)
-    assert r.status == 303, r
-    return r.header("location")
-
-
-def callback(location, cookies):
-    """Deliver Google's redirect (a URL under REDIRECT_URI) to the app's callback."""
-    assert location.startswith(REDIRECT_URI + "?"), location
-    return cgi("GET", CALLBACK, query=location.split("?", 1)[1], cookies=cookies)
-
-
-def page(cookies, query=""):
-    r = cgi("GET", "/doctor/calendar-integrations", query=query, cookies=cookies)
-    assert r.status == 200, r
-    return r
-
-
-def google_card(body):
-    return body[body.index("provider-google"):body.index("provider-outlook")]
 
 
 def n_google(doctor=EVA_ID):
@@ -381,10 +319,7 @@ try:
         assert ACCOUNT not in r.body and f"verbindung-{GID}" not in r.body
 
     with t.case("every answer carries the security headers; HTML is no-store"):
-        for resp in A.responses:
-            assert resp.header("content-security-policy") and resp.header("x-frame-options") == "DENY", resp
-            if (resp.header("content-type") or "").startswith("text/html"):
-                assert resp.header("cache-control") == "no-store", resp
+        security_headers_ok(A.responses)
 
     with t.case("no token, code or state reaches the app's stderr (logs)"):
         enc = sql(f"SELECT credentials_encrypted FROM calendar_integrations WHERE id={GID}")
@@ -395,7 +330,5 @@ try:
                 assert s not in resp.stderr, resp.stderr[-500:]
             assert "4/0A" not in resp.stderr, resp.stderr[-500:]
 finally:
-    G.stop()
-    DB.stop()
-    shutil.rmtree(TMP, ignore_errors=True)
+    S.finish()
 t.done()

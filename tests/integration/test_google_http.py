@@ -21,22 +21,20 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 import urllib.parse
 import zoneinfo
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from tap import Tap  # noqa: E402
-from stack import Stack  # noqa: E402
-from httpc import Client, csrf_of, parse_forms, security_header_problems  # noqa: E402
+from httpc import Client, security_header_problems  # noqa: E402
+from provider_setup import (StackRunner, approve_consent, assert_not_logged, oauth_paths, run_stack_test,  # noqa: E402
+                            stack_logs, wait_for)
 
 t = Tap()
 TZ = zoneinfo.ZoneInfo("Europe/Berlin")
 UTC = datetime.timezone.utc
-CONNECT = "/api/doctor/calendar-integrations/connect/google"
-CALLBACK = "/api/doctor/calendar-integrations/callback/google"
+CONNECT, CALLBACK = oauth_paths("google")
 HOOK = "/webhooks/calendar/google"
 ACCOUNT = "ana@example.com"
 PATIENT = "Gisela Google-Patientin"
@@ -44,99 +42,19 @@ PATIENT_MAIL = "gisela.patientin@example.org"
 ERR = []          # stderr of every tool run, checked for secrets at the end
 
 
-def wait_for(pred, timeout=60, step=0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() >= deadline:
-            return v
-        time.sleep(step)
+class Runner(StackRunner):
+    PATIENT = PATIENT
+    PATIENT_MAIL = PATIENT_MAIL
 
-
-class Runner:
     def __init__(self, st):
-        self.st = st
+        super().__init__(st, ERR)
         self.g = st.google
-        self.cl = Client(st.port, timeout=120)
-        self.token = st.admin("token", st.email, check=True).stdout.strip()
-        self.bearer = {"Authorization": "Bearer " + self.token}
-        self.jar = {}
-        self.csrf = None
         self.gport = urllib.parse.urlsplit(st.google_url).port
         self.gcl = Client(self.gport, timeout=60)
-
-    def login(self):
-        r = self.cl.request("GET", "/doctor/login")
-        self.jar = {"tf_csrf": r.cookies()["tf_csrf"][0]}
-        r = self.cl.request("POST", "/doctor/login", body={"email": self.st.email, "password": self.st.password,
-                                                           "csrf_token": csrf_of(r)}, cookies=self.jar)
-        assert r.status == 303, r
-        self.jar["tf_session"] = r.cookies()["tf_session"][0]
-        self.csrf = csrf_of(self.page())
-        assert self.csrf
-
-    def page(self, query=""):
-        r = self.cl.request("GET", "/doctor/calendar-integrations" + query, cookies=self.jar)
-        assert r.status == 200, r
-        return r
-
-    def sql(self, q):
-        return self.st.db.sql(q).strip()
-
-    def count(self, q):
-        return int(self.sql(q) or "0")
-
-    def tool(self, prog, *args, env=None):
-        e = self.st.env()
-        e.update(env or {})
-        r = subprocess.run([os.path.join(self.st.builddir, prog), *args], env=e, text=True,
-                           capture_output=True, timeout=300)
-        ERR.append(r.stderr)
-        return r
-
-    def sync(self, integ):
-        """tf-sync --integration INTEG until it really ran: a push notification (ours cause them too:
-        every insert is a change of the calendar) may have started a webhook sync that holds the
-        connection for a moment; then tf-sync skips it ("was not synced") and is run again."""
-        for _ in range(60):
-            r = self.tool("tf-sync", "--integration", str(integ))
-            if r.returncode != 0 or "was not synced" not in r.stderr:
-                return r
-            time.sleep(0.5)
-        raise AssertionError("tf-sync kept finding the connection busy: " + r.stderr[-1000:])
-
-    def slots(self, day):
-        qs = urllib.parse.urlencode({"doctor": self.st.slug, "date": day.isoformat(), "duration": 30})
-        r = self.cl.request("GET", f"/api/integrations/calendar/slots/?{qs}")
-        assert r.status == 200, r
-        return r.json()["slots"]
-
-    def book(self, start, create_meet=False, name=PATIENT, mail=PATIENT_MAIL):
-        r = self.cl.request("POST", "/api/appointments", json_body={
-            "doctor": self.st.slug, "service": "Sprechstunde", "start": start, "duration_minutes": 30,
-            "patient_name": name, "patient_email": mail, "create_meet": create_meet})
-        assert r.status == 201, r
-        return r.json()["id"]
-
-    def free_slot(self, skip=0):
-        """A free start (YYYY-MM-DDTHH:MM) from the slots API, on a weekday 3+ days ahead."""
-        d = datetime.date.today() + datetime.timedelta(days=3)
-        seen = 0
-        for _ in range(60):
-            if d.weekday() < 5:
-                s = self.slots(d)
-                if len(s) > skip:
-                    return f"{d.isoformat()}T{s[skip]}"
-                seen += 1
-            d += datetime.timedelta(days=1)
-        raise AssertionError("no free slot")
 
     def ours(self, cal, appt):
         return [e for e in self.g.events(ACCOUNT, cal) if e.get("status") != "cancelled" and
                 (e.get("extendedProperties") or {}).get("private", {}).get("appointmentId") == str(appt)]
-
-    def busy_blocks(self, integ):
-        return self.count(f"SELECT COUNT(*) FROM busy_blocks WHERE integration_id = {integ}")
 
 
 def events_path(entry):
@@ -185,27 +103,11 @@ def main(st, seen):
         seen["oauth state"] = state
 
     with t.case("the fake's consent page (German, 'Zulassen'); posting it redirects to the callback with a code"):
-        u = urllib.parse.urlsplit(auth)
-        r = R.gcl.request("GET", u.path + "?" + u.query)
-        assert r.status == 200 and "Zulassen" in r.text and ACCOUNT in r.text, r
-        p = parse_forms(r.text)
-        form = p.forms[0]
-        fields = [(i["name"], i.get("value", "")) for i in p.inputs if i.get("name")]
-        fields.append(("submit_access", "true"))
-        r = R.gcl.request("POST", form["action"], body=urllib.parse.urlencode(fields).encode(),
-                          headers={"Content-Type": "application/x-www-form-urlencoded"})
-        assert r.status in (302, 303), r
-        back = r.header("Location")
-        assert back.startswith(st.base_url + CALLBACK + "?") and "code=" in back, back
+        back = approve_consent(R.gcl, auth, ACCOUNT, "submit_access", st.base_url + CALLBACK)
         seen["authorization code"] = urllib.parse.parse_qs(urllib.parse.urlsplit(back).query)["code"][0]
 
     with t.case("the callback through nginx → 303 to the page; the Google card shows the account, 'aktiv'"):
-        r = R.cl.request("GET", urllib.parse.urlsplit(back).path + "?" + urllib.parse.urlsplit(back).query,
-                         cookies=R.jar)
-        assert r.status == 303, r
-        m = re.fullmatch(r"/doctor/calendar-integrations\?ok=connected#verbindung-(\d+)", r.header("Location") or "")
-        assert m, r
-        integ = int(m.group(1))
+        integ = R.callback(back)
         b = R.page("?ok=connected").text
         assert "Der Kalender wurde verbunden." in b
         card = b[b.index("provider-google"):b.index("provider-outlook")]
@@ -397,46 +299,19 @@ def main(st, seen):
                        f" AND stopped_at IS NULL") == 0
 
     with t.case("no token, code, state or secret in the app's log, nginx's logs or the tools' stderr"):
-        logs = {"app": st.app_log_text(), "tools": "\n".join(ERR)}
-        for p in (st.nginx_access_log, st.nginx_error_log):
-            try:
-                logs[os.path.basename(p)] = open(p, encoding="utf-8", errors="replace").read()
-            except OSError:
-                pass
+        logs = stack_logs(st, ERR)
         seen["secret key"] = st.secret_key
         seen["encryption key"] = st.encryption_key
         seen["client secret"] = g.client_secret
-        for name, value in seen.items():
-            for where, text in logs.items():
-                assert value not in text, f"{name} in {where}"
+        assert_not_logged(logs, seen)
         for where, text in logs.items():
             assert "ya29." not in text and "1//" not in text, f"a Google token in {where}"
             assert "ERROR: AddressSanitizer" not in text and "runtime error:" not in text, where
 
 
 def run():
-    for prog in ("tf-calendar.fcgi", "tf-admin", "tf-sync", "tf-remind", "tf-renew"):
-        b = os.environ.get("TF_BUILDDIR") or os.getcwd()
-        if not os.access(os.path.join(b, prog), os.X_OK):
-            print(f"1..0 # SKIP {prog} not built")
-            return 0
-    tmp = tempfile.mkdtemp(prefix="tf-google-http.")
-    seen = {}
-    try:
-        st = Stack(os.path.join(tmp, "stack"), workers=2, caldav=False, google=True).start()
-    except Exception as e:  # noqa: BLE001
-        t.bail(f"the stack did not start: {e}")
-    try:
-        main(st, seen)
-    except Exception:  # noqa: BLE001
-        t.ok(False, "the test ran to its end", traceback.format_exc())
-    finally:
-        st.stop()
-    if t.failed:
-        t.diag(f"stack directory kept: {tmp}")
-    else:
-        subprocess.run(["rm", "-rf", tmp])
-    t.done()
+    return run_stack_test(t, main, ("tf-calendar.fcgi", "tf-admin", "tf-sync", "tf-remind", "tf-renew"),
+                          "tf-google-http.", caldav=False, google=True)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,7 @@ secret, the unconfigured card, and the reauth_required card with its reconnect b
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 import urllib.parse
 
 SRCDIR = os.environ.get("TF_SRCDIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -27,18 +25,15 @@ sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "fakes"))
 
 from tap import Tap  # noqa: E402
-from mariadb import MariaDB  # noqa: E402
-from cgiapp import CgiApp, b64u, oauth_settings, redirect_location, skip_unless_ready, write_config  # noqa: E402
+from cgiapp import CgiApp, skip_unless_ready  # noqa: E402
+from provider_setup import (PASSWORD, SECRET, CgiSetup, OAuthFlow, app_settings, built,  # noqa: E402
+                            microsoft_settings, oauth_paths, security_headers_ok)
 from microsoft import FakeMicrosoft  # noqa: E402
 
-APP = os.path.join(BUILDDIR, "tf-calendar.fcgi")
-ADMIN = os.path.join(BUILDDIR, "tf-admin")
-SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
-PASSWORD = "richtig-geheim-123"
+APP, ADMIN = built(BUILDDIR, "tf-calendar.fcgi", "tf-admin")
 BASE_URL = "http://localhost:8080"
-REDIRECT_URI = BASE_URL + "/api/doctor/calendar-integrations/callback/outlook"
-CONNECT = "/api/doctor/calendar-integrations/connect/outlook"
-CALLBACK = "/api/doctor/calendar-integrations/callback/outlook"
+CONNECT, CALLBACK = oauth_paths("outlook")
+REDIRECT_URI = BASE_URL + CALLBACK
 WORK = "ana@contoso.com"
 PERSONAL = "max.muster@outlook.de"
 
@@ -48,68 +43,36 @@ skip_unless_ready(APP, ADMIN, fernet=True)
 from cryptography.fernet import Fernet  # noqa: E402
 
 
-TMP = tempfile.mkdtemp(prefix="tf-outlookcgi-")
-DB = MariaDB(os.path.join(TMP, "db"))
+S = CgiSetup(t, "tf-outlookcgi-")
 M = FakeMicrosoft(port=0, redirect_uris=[REDIRECT_URI], account_email=WORK)
-try:
-    DB.start()
-    M.start()
-except Exception as e:  # noqa: BLE001
-    DB.stop()
-    M.stop()
-    t.bail(f"MariaDB or the fake Microsoft did not start: {e}")
+S.start("MariaDB or the fake Microsoft", M)
 M.add_account(PERSONAL, "Max Muster", kind="personal", mail=False)
 M.set_knobs(consent="approve", retry_after="0.01")
 AUTHORIZE = M.base_url + "/common/oauth2/v2.0/authorize"
 
-FERNET_KEY = b64u(os.urandom(32)) + "="
-BASE_SETTINGS = oauth_settings(DB, SRCDIR, SECRET, BASE_URL, FERNET_KEY)
-MS_SETTINGS = dict(M.env(), MICROSOFT_CLIENT_ID=FakeMicrosoft.DEFAULT_CLIENT_ID,
-                   MICROSOFT_CLIENT_SECRET=FakeMicrosoft.DEFAULT_CLIENT_SECRET, MICROSOFT_REDIRECT_URI=REDIRECT_URI)
+DB, FERNET_KEY = S.db, S.fernet_key
+BASE_SETTINGS = app_settings(DB, SRCDIR, SECRET, BASE_URL, FERNET_KEY)
+MS_SETTINGS = microsoft_settings(M)
 # Google configured too (its default authorization endpoint): the page's CSP must allow both origins
 GOOGLE_SETTINGS = {"GOOGLE_CLIENT_ID": "g-client", "GOOGLE_CLIENT_SECRET": "g-secret",
                    "GOOGLE_REDIRECT_URI": BASE_URL + "/api/doctor/calendar-integrations/callback/google"}
-CONFIG = os.path.join(TMP, "terminfinder.env")
-write_config(CONFIG, dict(BASE_SETTINGS, **MS_SETTINGS, **GOOGLE_SETTINGS))
-BARE = os.path.join(TMP, "bare.env")          # no MICROSOFT_* settings at all
-write_config(BARE, BASE_SETTINGS)
-BADAUTH = os.path.join(TMP, "badauth.env")    # MICROSOFT_AUTHORITY not an http(s) URL
-write_config(BADAUTH, dict(BASE_SETTINGS, **dict(MS_SETTINGS, MICROSOFT_AUTHORITY="login.example/common")))
-BADSECRET = os.path.join(TMP, "badsecret.env")
-write_config(BADSECRET, dict(BASE_SETTINGS, **dict(MS_SETTINGS, MICROSOFT_CLIENT_SECRET="wrong~secret")))
+CONFIG = S.write_config(dict(BASE_SETTINGS, **MS_SETTINGS, **GOOGLE_SETTINGS))
+BARE = S.write_config(BASE_SETTINGS, "bare.env")          # no MICROSOFT_* settings at all
+# MICROSOFT_AUTHORITY not an http(s) URL
+BADAUTH = S.write_config(dict(BASE_SETTINGS, **dict(MS_SETTINGS, MICROSOFT_AUTHORITY="login.example/common")),
+                         "badauth.env")
+BADSECRET = S.write_config(dict(BASE_SETTINGS, **dict(MS_SETTINGS, MICROSOFT_CLIENT_SECRET="wrong~secret")),
+                           "badsecret.env")
 A = CgiApp(APP, ADMIN, CONFIG)
 cgi = A.cgi
-
-
-def sql(q):
-    return DB.sql(q).strip()
-
-
-def count(q):
-    return int(sql(q))
-
-
-try:
-    A.admin("migrate")
-    EVA_ID = int(A.admin("add-doctor", "eva@example.org", "--name", "Dr. Eva Ernst", "--slug", "eva-ernst",
-                         stdin=PASSWORD + "\n"))
-    BOB_ID = int(A.admin("add-doctor", "bob@example.org", "--name", "Dr. Bob Berg", "--slug", "bob-berg",
-                         stdin=PASSWORD + "\n"))
-    EVA_TOKEN = A.admin("token", "eva@example.org")
-except Exception as e:  # noqa: BLE001
-    DB.stop()
-    M.stop()
-    t.bail(f"set-up failed: {e}")
+sql, count = S.sql, S.count
+EVA_ID, BOB_ID, EVA_TOKEN = S.prepare(A, ("eva", "bob"), tokens=("eva",))
+F = OAuthFlow(A, "outlook", AUTHORIZE, REDIRECT_URI)
+follow_microsoft, connect, callback, page, outlook_card = F.follow, F.connect, F.callback, F.page, F.card
 
 
 def login(email):
     return A.login(email, PASSWORD)
-
-
-def follow_microsoft(url):
-    """GET the authorization URL on the fake (consent knob decides) → the Location it redirects to."""
-    assert url.startswith(AUTHORIZE + "?"), url
-    return redirect_location(url)
 
 
 def with_scope(url, scope):
@@ -118,29 +81,6 @@ def with_scope(url, scope):
     q = urllib.parse.parse_qs(parts.query)
     q["scope"] = [scope]
     return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(q, doseq=True)))
-
-
-def connect(cookies, tok, config=None):
-    """The card's form: 303 to Microsoft. Returns the authorization URL."""
-    r = cgi("POST", CONNECT, form={"csrf_token": tok}, cookies=cookies, config=config)
-    assert r.status == 303, r
-    return r.header("location")
-
-
-def callback(location, cookies, config=None):
-    """Deliver Microsoft's redirect (a URL under REDIRECT_URI) to the app's callback."""
-    assert location.startswith(REDIRECT_URI + "?"), location
-    return cgi("GET", CALLBACK, query=location.split("?", 1)[1], cookies=cookies, config=config)
-
-
-def page(cookies, query=""):
-    r = cgi("GET", "/doctor/calendar-integrations", query=query, cookies=cookies)
-    assert r.status == 200, r
-    return r
-
-
-def outlook_card(body):
-    return body[body.index("provider-outlook"):body.index("provider-apple")]
 
 
 def n_outlook(doctor=EVA_ID):
@@ -464,11 +404,7 @@ try:
         assert "Mit Outlook verbinden" in outlook_card(r.body)
 
     with t.case("every answer carries the security headers; HTML is no-store"):
-        for resp in A.responses:
-            assert resp.header("content-security-policy") and resp.header("x-frame-options") == "DENY", resp
-            assert resp.header("x-content-type-options") == "nosniff", resp
-            if (resp.header("content-type") or "").startswith("text/html"):
-                assert resp.header("cache-control") == "no-store", resp
+        security_headers_ok(A.responses, nosniff=True)
 
     with t.case("no token, code, state or client secret reaches the app's stderr (logs)"):
         secrets_ = SEEN | {FakeMicrosoft.DEFAULT_CLIENT_SECRET}
@@ -477,7 +413,5 @@ try:
                 assert s not in resp.stderr, resp.stderr[-500:]
             assert "code=0.A" not in resp.stderr, resp.stderr[-500:]
 finally:
-    M.stop()
-    DB.stop()
-    shutil.rmtree(TMP, ignore_errors=True)
+    S.finish()
 t.done()

@@ -16,24 +16,21 @@ the fake's notification through nginx → a sync (new busy block) without tf-syn
 import datetime
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from tap import Tap  # noqa: E402
-from stack import Stack  # noqa: E402
-from httpc import Client, csrf_of, parse_forms  # noqa: E402
+from httpc import Client  # noqa: E402
+from provider_setup import (StackRunner, approve_consent, assert_not_logged, oauth_paths, run_stack_test,  # noqa: E402
+                            stack_logs, wait_for)
 
 t = Tap()
 UTC = datetime.timezone.utc
-CONNECT = "/api/doctor/calendar-integrations/connect/outlook"
-CALLBACK = "/api/doctor/calendar-integrations/callback/outlook"
+CONNECT, CALLBACK = oauth_paths("outlook")
 HOOK = "/webhooks/calendar/outlook"
 WORK = "ana@contoso.com"
 PERSONAL = "paul.privat@outlook.com"
@@ -42,40 +39,14 @@ PATIENT_MAIL = "olga.patientin@example.org"
 ERR = []          # stderr of every tool run, checked for secrets at the end
 
 
-def wait_for(pred, timeout=60, step=0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() >= deadline:
-            return v
-        time.sleep(step)
+class Runner(StackRunner):
+    PATIENT = PATIENT
+    PATIENT_MAIL = PATIENT_MAIL
 
-
-class Runner:
     def __init__(self, st):
-        self.st = st
+        super().__init__(st, ERR)
         self.m = st.microsoft
-        self.cl = Client(st.port, timeout=120)
-        self.token = st.admin("token", st.email, check=True).stdout.strip()
-        self.bearer = {"Authorization": "Bearer " + self.token}
-        self.jar = {}
-        self.csrf = None
         self.mcl = Client(urllib.parse.urlsplit(st.microsoft_url).port, timeout=60)
-
-    def login(self):
-        r = self.cl.request("GET", "/doctor/login")
-        self.jar = {"tf_csrf": r.cookies()["tf_csrf"][0]}
-        r = self.cl.request("POST", "/doctor/login", body={"email": self.st.email, "password": self.st.password,
-                                                           "csrf_token": csrf_of(r)}, cookies=self.jar)
-        assert r.status == 303, r
-        self.jar["tf_session"] = r.cookies()["tf_session"][0]
-        self.csrf = csrf_of(self.page())
-        assert self.csrf
-
-    def page(self, query=""):
-        r = self.cl.request("GET", "/doctor/calendar-integrations" + query, cookies=self.jar)
-        assert r.status == 200, r
-        return r
 
     def connect(self, account, seen):
         """The whole dance by hand: connect form, the fake's consent page, "Zulassen", the callback through
@@ -88,68 +59,9 @@ class Runner:
         assert qs["code_challenge_method"] == ["S256"] and qs["redirect_uri"] == [self.st.base_url + CALLBACK], qs
         assert sorted(qs["scope"][0].split()) == ["Calendars.ReadWrite", "User.Read", "offline_access"], qs["scope"]
         seen["oauth state " + account] = qs["state"][0]
-        u = urllib.parse.urlsplit(auth)
-        r = self.mcl.request("GET", u.path + "?" + u.query)
-        assert r.status == 200 and "Zulassen" in r.text and account in r.text, r
-        p = parse_forms(r.text)
-        fields = [(i["name"], i.get("value", "")) for i in p.inputs if i.get("name") and i.get("type") == "hidden"]
-        fields.append(("accept", "true"))
-        r = self.mcl.request("POST", p.forms[0]["action"], body=urllib.parse.urlencode(fields).encode(),
-                             headers={"Content-Type": "application/x-www-form-urlencoded"})
-        assert r.status in (302, 303), r
-        back = r.header("Location")
-        assert back.startswith(self.st.base_url + CALLBACK + "?") and "code=" in back, back
+        back = approve_consent(self.mcl, auth, account, "accept", self.st.base_url + CALLBACK, hidden_only=True)
         seen["authorization code " + account] = urllib.parse.parse_qs(urllib.parse.urlsplit(back).query)["code"][0]
-        b = urllib.parse.urlsplit(back)
-        r = self.cl.request("GET", b.path + "?" + b.query, cookies=self.jar)
-        assert r.status == 303, r
-        m = re.fullmatch(r"/doctor/calendar-integrations\?ok=connected#verbindung-(\d+)", r.header("Location") or "")
-        assert m, (r, r.header("Location"), r.text[:2000])
-        return int(m.group(1))
-
-    def sql(self, q):
-        return self.st.db.sql(q).strip()
-
-    def count(self, q):
-        return int(self.sql(q) or "0")
-
-    def tool(self, prog, *args):
-        r = subprocess.run([os.path.join(self.st.builddir, prog), *args], env=self.st.env(), text=True,
-                           capture_output=True, timeout=300)
-        ERR.append(r.stderr)
-        return r
-
-    def sync(self, integ):
-        """tf-sync --integration INTEG until it really ran (a webhook sync may hold the connection)."""
-        for _ in range(60):
-            r = self.tool("tf-sync", "--integration", str(integ))
-            if r.returncode != 0 or "was not synced" not in r.stderr:
-                return r
-            time.sleep(0.5)
-        raise AssertionError("tf-sync kept finding the connection busy: " + r.stderr[-1000:])
-
-    def slots(self, day):
-        qs = urllib.parse.urlencode({"doctor": self.st.slug, "date": day.isoformat(), "duration": 30})
-        r = self.cl.request("GET", f"/api/integrations/calendar/slots/?{qs}")
-        assert r.status == 200, r
-        return r.json()["slots"]
-
-    def book(self, start, video=False, name=PATIENT, mail=PATIENT_MAIL):
-        r = self.cl.request("POST", "/api/appointments", json_body={
-            "doctor": self.st.slug, "service": "Sprechstunde", "start": start, "duration_minutes": 30,
-            "patient_name": name, "patient_email": mail, "create_meet": video})
-        assert r.status == 201, r
-        return r.json()["id"]
-
-    def free_slot(self, skip=0):
-        d = datetime.date.today() + datetime.timedelta(days=3)
-        for _ in range(60):
-            if d.weekday() < 5:
-                s = self.slots(d)
-                if len(s) > skip:
-                    return f"{d.isoformat()}T{s[skip]}"
-            d += datetime.timedelta(days=1)
-        raise AssertionError("no free slot")
+        return self.callback(back)
 
     def receiving(self, integ):
         return self.sql(f"SELECT remote_id FROM integration_calendars WHERE integration_id = {integ}"
@@ -157,9 +69,6 @@ class Runner:
 
     def ours(self, account, cal, appt):
         return [e for e in self.m.events(account, cal) if (e.get("transactionId") or "").endswith(f"-{appt}")]
-
-    def busy_blocks(self, integ):
-        return self.count(f"SELECT COUNT(*) FROM busy_blocks WHERE integration_id = {integ}")
 
     def runs(self, integ):
         return self.count(f"SELECT COUNT(*) FROM sync_runs WHERE integration_id = {integ}")
@@ -240,7 +149,7 @@ def main(st, seen):
         assert R.sql(f"SELECT state FROM event_mappings WHERE appointment_id = {appt}") == "synced"
 
     with t.case("a video booking (work account): Teams link on the event and stored on the appointment"):
-        vappt = R.book(R.free_slot(skip=2), video=True, name="Viktor Video", mail="viktor@example.org")
+        vappt = R.book(R.free_slot(skip=2), create_meet=True, name="Viktor Video", mail="viktor@example.org")
         r = R.sync(integ)
         assert r.returncode == 0, r.stderr[-3000:]
         link = R.sql(f"SELECT IFNULL(video_link, '') FROM appointments WHERE id = {vappt}")
@@ -313,7 +222,7 @@ def main(st, seen):
         assert R.sql(f"SELECT provider, account_email, sync_status FROM calendar_integrations"
                      f" WHERE id = {pinteg}") == f"outlook\t{PERSONAL}\tactive"
         pcal = R.receiving(pinteg)
-        pappt = R.book(R.free_slot(skip=6), video=True, name="Petra Privat", mail="petra@example.org")
+        pappt = R.book(R.free_slot(skip=6), create_meet=True, name="Petra Privat", mail="petra@example.org")
         r = R.sync(pinteg)
         assert r.returncode == 0, r.stderr[-3000:]
         evs = R.ours(PERSONAL, pcal, pappt)
@@ -323,46 +232,19 @@ def main(st, seen):
         assert R.sql(f"SELECT sync_status FROM calendar_integrations WHERE id = {pinteg}") == "active"
 
     with t.case("no token, code, state, clientState or secret in the app's log, nginx's logs or the tools' stderr"):
-        logs = {"app": st.app_log_text(), "tools": "\n".join(ERR)}
-        for p in (st.nginx_access_log, st.nginx_error_log):
-            try:
-                logs[os.path.basename(p)] = open(p, encoding="utf-8", errors="replace").read()
-            except OSError:
-                pass
+        logs = stack_logs(st, ERR)
         seen["secret key"] = st.secret_key
         seen["encryption key"] = st.encryption_key
         seen["client secret"] = m.client_secret
-        for name, value in seen.items():
-            for where, text in logs.items():
-                assert value not in text, f"{name} in {where}"
+        assert_not_logged(logs, seen)
         for where, text in logs.items():
             assert "eyJ0eXAiOiJKV1QiLCJub25jZSI6" not in text and "EwB4A8l6BAAU" not in text, f"a token in {where}"
             assert "ERROR: AddressSanitizer" not in text and "runtime error:" not in text, where
 
 
 def run():
-    for prog in ("tf-calendar.fcgi", "tf-admin", "tf-sync"):
-        b = os.environ.get("TF_BUILDDIR") or os.getcwd()
-        if not os.access(os.path.join(b, prog), os.X_OK):
-            print(f"1..0 # SKIP {prog} not built")
-            return 0
-    tmp = tempfile.mkdtemp(prefix="tf-outlook-http.")
-    seen = {}
-    try:
-        st = Stack(os.path.join(tmp, "stack"), workers=2, caldav=False, microsoft=True).start()
-    except Exception as e:  # noqa: BLE001
-        t.bail(f"the stack did not start: {e}")
-    try:
-        main(st, seen)
-    except Exception:  # noqa: BLE001
-        t.ok(False, "the test ran to its end", traceback.format_exc())
-    finally:
-        st.stop()
-    if t.failed:
-        t.diag(f"stack directory kept: {tmp}")
-    else:
-        subprocess.run(["rm", "-rf", tmp])
-    t.done()
+    return run_stack_test(t, main, ("tf-calendar.fcgi", "tf-admin", "tf-sync"), "tf-outlook-http.",
+                          caldav=False, microsoft=True)
 
 
 if __name__ == "__main__":

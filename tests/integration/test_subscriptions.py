@@ -13,14 +13,10 @@ subscription that is gone, a failed renewal retried without a second subscriptio
 """
 import datetime
 import hashlib
-import http.server
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 
 SRCDIR = os.environ.get("TF_SRCDIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -29,32 +25,17 @@ sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "fakes"))
 
 from tap import Tap  # noqa: E402
+from cgiapp import CgiApp, sanitizer_trouble, skip_unless_ready  # noqa: E402
+from provider_setup import (SECRET, BridgeHandler, CgiSetup, app_settings, built, microsoft_settings,  # noqa: E402
+                            serve_bridge, wait_for)
 
-APP = os.path.join(BUILDDIR, "tf-calendar.fcgi")
-ADMIN = os.path.join(BUILDDIR, "tf-admin")
-SYNC = os.path.join(BUILDDIR, "tf-sync")
-RENEW = os.path.join(BUILDDIR, "tf-renew")
-SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
-PASSWORD = "richtig-geheim-123"
+APP, ADMIN, SYNC, RENEW = built(BUILDDIR, "tf-calendar.fcgi", "tf-admin", "tf-sync", "tf-renew")
 EMAIL = "ana@contoso.com"
 HOOK = "/webhooks/calendar/outlook"
 LIFE = HOOK + "/lifecycle"
 
-for prog in (APP, ADMIN, SYNC, RENEW):
-    if not os.access(prog, os.X_OK):
-        print(f"1..0 # SKIP {prog} not built")
-        sys.exit(0)
-if not (shutil.which("mariadbd") or os.access("/usr/sbin/mariadbd", os.X_OK)):
-    print("1..0 # SKIP mariadbd not installed")
-    sys.exit(0)
-try:
-    from cryptography.fernet import Fernet
-except ImportError:
-    print("1..0 # SKIP python3-cryptography not installed")
-    sys.exit(0)
+skip_unless_ready(APP, ADMIN, SYNC, RENEW, fernet=True)
 
-from mariadb import MariaDB  # noqa: E402
-from cgiapp import CgiApp, b64u, sanitizer_trouble, write_config  # noqa: E402
 from microsoft import FakeMicrosoft  # noqa: E402
 
 t = Tap()
@@ -64,13 +45,9 @@ A = None
 bridge_log = []
 
 
-class Bridge(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *a):
-        pass
-
+class Bridge(BridgeHandler):
     def do_POST(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(n) if n else b""
+        body = self.body()
         path, _, query = self.path.partition("?")
         t0 = time.time()
         try:
@@ -88,80 +65,25 @@ class Bridge(http.server.BaseHTTPRequestHandler):
         self.wfile.write(out)
 
 
-bridge = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Bridge)
-threading.Thread(target=bridge.serve_forever, daemon=True).start()
-BASE_URL = f"http://127.0.0.1:{bridge.server_address[1]}"
+bridge, BASE_URL = serve_bridge(Bridge)
 
-TMP = tempfile.mkdtemp(prefix="tf-subs-")
-DB = MariaDB(os.path.join(TMP, "db"))
-m = FakeMicrosoft(port=0).start()
+S = CgiSetup(t, "tf-subs-")
+S.add_cleanup(bridge.shutdown)
+m = FakeMicrosoft(port=0)
+S.start("MariaDB or the fake Microsoft", m)
 m.set_knobs(notify_batch_ms=100, notify_retry_base=0.2, notify_max_attempts=2)
-try:
-    DB.start()
-except Exception as e:  # noqa: BLE001
-    m.stop()
-    t.bail(f"MariaDB did not start: {e}")
-
-FERNET_KEY = b64u(os.urandom(32)) + "="
-CONFIG = os.path.join(TMP, "terminfinder.env")
-settings = {
-    "TF_DB_SOCKET": DB.socket, "TF_DB_USER": "root", "TF_DB_NAME": "terminfinder",
-    "TF_DATA_DIR": SRCDIR, "TF_SECRET_KEY": SECRET, "BASE_URL": BASE_URL, "TF_LOG_LEVEL": "info",
-    "CALENDAR_ENCRYPTION_KEY": FERNET_KEY, "TF_HTTP_TIMEOUT": "20", "TF_HTTP_BACKOFF_MS": "20",
-    "MICROSOFT_CLIENT_ID": FakeMicrosoft.DEFAULT_CLIENT_ID, "MICROSOFT_CLIENT_SECRET": FakeMicrosoft.DEFAULT_CLIENT_SECRET,
-    "MICROSOFT_REDIRECT_URI": m.redirect_uris[0],
-}
-settings.update(m.env())
-write_config(CONFIG, settings)
+DB = S.db
+CONFIG = S.write_config(dict(app_settings(DB, SRCDIR, SECRET, BASE_URL, S.fernet_key, smtp=False),
+                             **microsoft_settings(m)))
 A = CgiApp(APP, ADMIN, CONFIG)
-ENV = dict(os.environ, TF_CONFIG=CONFIG)
-
-
-def sql(q):
-    return DB.sql(q).strip()
-
-
-def count(q):
-    return int(sql(q) or 0)
-
-
-def tool(prog, *args):
-    r = subprocess.run([prog, *args], env=ENV, capture_output=True, text=True, timeout=300)
-    assert not sanitizer_trouble(r.stderr), r.stderr[-3000:]
-    return r
-
-
-def finish():
-    m.stop()
-    bridge.shutdown()
-    DB.stop()
-    shutil.rmtree(TMP, ignore_errors=True)
-
-
-try:
-    A.admin("migrate")
-    DOC = int(A.admin("add-doctor", "eva@example.org", "--name", "Dr. Eva Ernst", "--slug", "eva-ernst",
-                      stdin=PASSWORD + "\n"))
-    TOKEN = A.admin("token", "eva@example.org")
-except Exception as e:  # noqa: BLE001
-    finish()
-    t.bail(f"set-up failed: {e}")
+sql, count, tool, finish = S.sql, S.count_or_zero, S.tool, S.finish
+DOC, TOKEN = S.prepare(A, ("eva",), tokens=("eva",))
 
 # ---------------------------------------------------------------- an Outlook connection (as the callback stores it)
 cals = {c["name"]: c["id"] for c in m.calendars(EMAIL)}
 DEFAULT, PRAXIS = cals["Calendar"], cals["Praxis"]
-tok = m.issue_tokens(EMAIL)
-creds = {"access_token": tok["access_token"], "refresh_token": tok["refresh_token"],
-         "expires_at": int(time.time()) + 3000, "scope": tok["scope"]}
-enc = Fernet(FERNET_KEY.encode()).encrypt(json.dumps(creds).encode()).decode()
-sql(f"INSERT INTO calendar_integrations (doctor_id, provider, account_email, credentials_encrypted) "
-    f"VALUES ({DOC}, 'outlook', '{EMAIL}', '{enc}')")
-IID = int(sql("SELECT MAX(id) FROM calendar_integrations"))
-for rid, name, blocks, recv in ((DEFAULT, "Calendar", 1, 1), (PRAXIS, "Praxis", 1, 0)):
-    sql(f"INSERT INTO integration_calendars (integration_id, remote_id, remote_id_hash, display_name, can_write,"
-        f" blocks_availability, receives_appointments) VALUES ({IID}, '{rid}', SHA2('{rid}', 256), '{name}',"
-        f" 1, {blocks}, {recv})")
-CAL_ID = {rid: int(sql(f"SELECT id FROM integration_calendars WHERE remote_id = '{rid}'")) for rid in (DEFAULT, PRAXIS)}
+IID, CAL_ID = S.connect_account(DOC, "outlook", EMAIL, m.issue_tokens(EMAIL), (
+    (DEFAULT, "Calendar", 1, 1, 1), (PRAXIS, "Praxis", 1, 1, 0)))
 
 
 def live_rows():
@@ -173,15 +95,6 @@ def live_rows():
 
 def active_subs(account=EMAIL):
     return {s["id"]: s for s in m.subscription_list() if s["active"] and s["account"] == account}
-
-
-def wait_for(cond, timeout=30):
-    end = time.time() + timeout
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.2)
-    return cond()
 
 
 def runs():
@@ -319,17 +232,8 @@ with t.case("a batch with a forged and a good item: 202, the connection synced o
 with t.case("one POST naming two connections' subscriptions: 202, both connections synced after the answer"):
     other = "bo@contoso.com"
     m.add_account(other, "Bo Beispiel", kind="personal")
-    otok = m.issue_tokens(other)
-    oenc = Fernet(FERNET_KEY.encode()).encrypt(json.dumps({
-        "access_token": otok["access_token"], "refresh_token": otok["refresh_token"],
-        "expires_at": int(time.time()) + 3000, "scope": otok["scope"]}).encode()).decode()
-    sql(f"INSERT INTO calendar_integrations (doctor_id, provider, account_email, credentials_encrypted) "
-        f"VALUES ({DOC}, 'outlook', '{other}', '{oenc}')")
-    IID2 = int(sql("SELECT MAX(id) FROM calendar_integrations"))
     ocal = next(c["id"] for c in m.calendars(other) if c["name"] == "Calendar")
-    sql(f"INSERT INTO integration_calendars (integration_id, remote_id, remote_id_hash, display_name, can_write,"
-        f" blocks_availability, receives_appointments) VALUES ({IID2}, '{ocal}', SHA2('{ocal}', 256), 'Calendar',"
-        f" 1, 1, 0)")
+    IID2, _ = S.connect_account(DOC, "outlook", other, m.issue_tokens(other), ((ocal, "Calendar", 1, 1, 0),))
     r = tool(RENEW)
     assert r.returncode == 0 and "tf-renew: channels=1 renewed=1 failed=0" in r.stdout, (r.stdout, r.stderr[-3000:])
     osub = next(iter(active_subs(other).values()))
