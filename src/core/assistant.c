@@ -298,6 +298,16 @@ static const char *const kind_stems[K_COUNT][16] = {
 		     "прививк", "щепит", NULL },
 };
 
+/* Parts of German compounds that name a kind anywhere in a word ("Grippeimpfung",
+ * "Akutsprechstunde", "Herrenhaarschnitt"). Video is tried first, so "Videosprechstunde" stays video. */
+static const char *const kind_parts[K_COUNT][4] = {
+	[K_VIDEO] = { "videosprech", "videoberatung", "videokonsult", NULL },
+	[K_HAIR] = { "haarschnitt", NULL },
+	[K_MANI] = { "maniküre", NULL },
+	[K_CONS] = { "sprechstunde", "untersuchung", "beratung", NULL },
+	[K_VACC] = { "impf", NULL },
+};
+
 /* "yes" and acceptance; "no" and refusal; commands that book (see is_command). */
 static const char *const accept_words[] = {
 	"passt", "ja", "gerne", "ok", "okay", "einverstanden", "genau", "richtig", "stimmt", "perfekt",
@@ -751,20 +761,28 @@ static int word_kind(const char *w)
 {
 	int k, i;
 
-	for (k = 0; k < K_COUNT; k++)
+	for (k = 0; k < K_COUNT; k++) {
 		for (i = 0; kind_stems[k][i]; i++)
 			if (starts_with(w, kind_stems[k][i]))
 				return k;
+		for (i = 0; kind_parts[k][i]; i++)
+			if (strstr(w, kind_parts[k][i]))
+				return k;
+	}
 	return -1;
 }
 
-/* 1 when the service's name is of kind k (one of its words starts with one of the kind's stems). */
+/* 1 when the service's name is of kind k (one of its words starts with one of the kind's stems,
+ * or it contains one of the kind's compound parts). */
 static int service_of_kind(const char *name, int k)
 {
 	char f[ASST_SVCNAME_MAX + 1];
 	size_t n = strnlen(name, ASST_SVCNAME_MAX), i = 0;
 
 	fold(name, n, f);
+	for (i = 0; kind_parts[k][i]; i++)
+		if (strstr(f, kind_parts[k][i]))
+			return 1;
 	for (i = 0; i < n; i++) {
 		int j;
 

@@ -627,6 +627,9 @@ static void test_services_medical(void **unused)
 		{ "Потрібне щеплення завтра", "Impfung", 15, 0 },
 		{ "Запишите на приём завтра", "Sprechstunde", 30, 0 },
 		{ "Онлайн консультація завтра", "Videosprechstunde", 20, 1 },
+		{ "Ich brauche eine Grippeimpfung morgen", "Impfung", 15, 0 },
+		{ "Einen Impftermin für morgen bitte", "Impfung", 15, 0 },
+		{ "Akutsprechstunde morgen", "Sprechstunde", 30, 0 },
 	};
 	size_t i;
 
