@@ -1090,6 +1090,9 @@ static void take_name(const struct msg *m, size_t a, size_t n, enum asst_lang l,
 	buf_free(&b);
 }
 
+/* The patient's name, in this order: after a marker, after a booking verb (accusative turned
+ * into the nominative), next to the e-mail address (word email_at, or m->n when none), or the
+ * whole message when the assistant asked for the name (awaiting). */
 static void find_name(const struct asst_ctx *c, size_t nsvc, const struct msg *m, size_t email_at,
 		      int awaiting, enum asst_lang l, struct found *f)
 {
@@ -1223,6 +1226,9 @@ static void bare_hour(struct msg *m, struct found *f)
 	}
 }
 
+/* Read every field of the message at once into f: the e-mail address, the time and date (nlp.h
+ * on word windows, times first; the words they use are not read again), a service, acceptance,
+ * refusal, a booking command and the name. awaiting_name: the assistant asked for the name. */
 static void extract(const struct asst_ctx *c, size_t nsvc, struct msg *m, enum asst_lang l,
 		    int awaiting_name, struct found *f)
 {
