@@ -20,34 +20,16 @@ import http.client
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import threading
-import time
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-sys.path.insert(0, os.path.join(TOP, "tests", "fakes"))
-from stack import Stack  # noqa: E402
+import benchlib
+from benchlib import TOP, latency_figures, worker_rss
+
+benchlib.use_fakes()
 
 RAISED = {"TF_AGENT_RATE_PER_MINUTE": "1000000", "TF_AGENT_RATE_PER_DAY": "100000000",
           "TF_LOG_LEVEL": "warn"}
-
-
-def pct(sorted_vals, p):
-    if not sorted_vals:
-        return float("nan")
-    k = min(len(sorted_vals) - 1, max(0, int(round(p / 100.0 * len(sorted_vals) + 0.5)) - 1))
-    return sorted_vals[k]
-
-
-def lifted():
-    out = []
-    for zone in ("tf_api", "tf_booking"):
-        out += ["--rate", f"{zone}=100000r/s", "--burst", f"{zone}=100000"]
-    return out
 
 
 def chat(conn, slug, message, conv=None):
@@ -65,20 +47,8 @@ def chat(conn, slug, message, conv=None):
     return r.status, j
 
 
-def rss(st):
-    out = []
-    for pid in st.worker_pids():
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                out += [ln.split(":", 1)[1].strip() for ln in f if ln.startswith("VmRSS")]
-        except OSError:
-            pass
-    return ", ".join(out)
-
-
 def offline(a, tmp):
-    st = Stack(os.path.join(tmp, "offline"), srcdir=TOP, builddir=a.builddir, workers=a.workers,
-               nginx_args=lifted(), settings=dict(RAISED), caldav=False)
+    st = benchlib.stack(os.path.join(tmp, "offline"), a.builddir, a.workers, dict(RAISED), caldav=False)
     failed = False
     try:
         st.start()
@@ -92,26 +62,18 @@ def offline(a, tmp):
         print(f"bench: {st.base_url}, {a.workers} FastCGI workers, {os.cpu_count()} cores; "
               f"non-sanitizer build {a.builddir}; no LLM configured (offline assistant)")
         print(f"  sample turn: {j['reply'][:100]!r}{'…' if len(j['reply']) > 100 else ''}")
-        out = subprocess.run(["wrk", f"-t{a.threads}", f"-c{a.connections}", f"-d{a.duration}", "--latency",
-                              "-s", os.path.join(TOP, "bench", "agent-chat.lua"), st.base_url, "--", st.slug],
-                             capture_output=True, text=True, timeout=900).stdout
-
-        def grab(pattern):
-            m = re.search(pattern, out, re.M)
-            return m.group(1) if m else "?"
-        counts = grab(r"^(agent-chat: .*)$")
-        non2xx = grab(r"Non-2xx or 3xx responses:\s+(\d+)")
-        errs = grab(r"(Socket errors:.*)$")
-        rps, total = grab(r"^Requests/sec:\s+([\d.]+)"), grab(r"^\s+(\d+) requests in")
-        p50, p90, p99 = (grab(r"^\s+%d%%\s+(\S+)" % q) for q in (50, 90, 99))
+        w = benchlib.wrk(st.base_url, a.threads, a.connections, a.duration,
+                         script=os.path.join(TOP, "bench", "agent-chat.lua"), script_args=[st.slug])
+        m = re.search(r"^(agent-chat: .*)$", w["out"], re.M)
+        counts = m.group(1) if m else "?"
         print(f"POST /api/agent/chat offline (wrk -t{a.threads} -c{a.connections} -d{a.duration}): "
-              f"{rps} turns/s   p50 {p50}   p90 {p90}   p99 {p99}   ({total} turns)")
-        print(f"  {counts}{'  ' + errs if errs != '?' else ''}")
+              f"{w['rps']} turns/s   p50 {w['p50']}   p90 {w['p90']}   p99 {w['p99']}   ({w['total']} turns)")
+        print(f"  {counts}{'  ' + w['errors'] if w['errors'] else ''}")
         stored = st.db.sql("SELECT COUNT(*), SUM(role = 'assistant') FROM agent_messages").strip().split("\t")
         convs = st.db.sql("SELECT COUNT(*), COALESCE(MAX(turns), 0) FROM agent_conversations").strip().split("\t")
         print(f"  stored: {stored[0]} messages ({stored[1]} answers) in {convs[0]} conversations "
-              f"(at most {convs[1]} turns each, 5 expected); worker RSS after the run: {rss(st)}")
-        if (non2xx != "?" and int(non2xx) > 0) or errs != "?" or counts == "?":
+              f"(at most {convs[1]} turns each, 5 expected); worker RSS after the run: {worker_rss(st)}")
+        if w["non2xx"] > 0 or w["errors"] or counts == "?":
             failed = True
     finally:
         st.stop()
@@ -158,54 +120,20 @@ def llm(a, tmp):
     fake = bench_fake(a.llm_latency_ms).start()
     settings = dict(RAISED)
     settings.update(fake.env())
-    st = Stack(os.path.join(tmp, "llm"), srcdir=TOP, builddir=a.builddir, workers=a.workers,
-               nginx_args=lifted(), settings=settings, caldav=False)
+    st = benchlib.stack(os.path.join(tmp, "llm"), a.builddir, a.workers, settings, caldav=False)
     failed = False
     try:
         st.start()
-        lat, codes, bad = [], {}, []
-        lock = threading.Lock()
-        todo = list(range(a.turns))
-        barrier = threading.Barrier(a.clients)
-
-        def client():
-            conn = http.client.HTTPConnection("127.0.0.1", st.port, timeout=120)
-            barrier.wait()
-            while True:
-                with lock:
-                    if not todo:
-                        break
-                    n = todo.pop()
-                t0 = time.perf_counter()
-                try:
-                    status, j = chat(conn, st.slug, f"I would like an appointment tomorrow ({n})")
-                except (OSError, http.client.HTTPException) as e:
-                    status, j = type(e).__name__, None
-                    conn.close()
-                    conn = http.client.HTTPConnection("127.0.0.1", st.port, timeout=120)
-                dt = time.perf_counter() - t0
-                with lock:
-                    lat.append(dt)
-                    codes[status] = codes.get(status, 0) + 1
-                    if status == 200 and (j.get("mode") != "llm" or not j.get("tool_calls") or
-                                          j["tool_calls"][0].get("function") != "check_calendar_availability"):
-                        bad.append(j)
-            conn.close()
-
-        threads = [threading.Thread(target=client) for _ in range(a.clients)]
-        t0 = time.perf_counter()
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        took = time.perf_counter() - t0
-        lat.sort()
+        lat, codes, results, took = benchlib.run_clients(
+            st.port, range(a.turns), a.clients,
+            lambda conn, n: chat(conn, st.slug, f"I would like an appointment tomorrow ({n})"), timeout=120)
+        bad = [j for status, j in results
+               if status == 200 and (j.get("mode") != "llm" or not j.get("tool_calls") or
+                                     j["tool_calls"][0].get("function") != "check_calendar_availability")]
         print(f"bench: {st.base_url}, {a.workers} FastCGI workers; OPENAI_BASE_URL = the fake "
               f"(tests/fakes/openai.py, {a.llm_latency_ms} ms added per completion)")
         print(f"POST /api/agent/chat with the LLM ({a.clients} concurrent clients, {len(lat)} turns, "
-              f"each a tool call + a text = 2 completions): p50 {pct(lat, 50) * 1000:.1f}ms   "
-              f"p90 {pct(lat, 90) * 1000:.1f}ms   p99 {pct(lat, 99) * 1000:.1f}ms   "
-              f"max {lat[-1] * 1000 if lat else 0:.1f}ms   {len(lat) / took:.0f} turns/s")
+              f"each a tool call + a text = 2 completions): {latency_figures(lat, took, 'turns')}")
         other = {k: v for k, v in codes.items() if k != 200}
         print(f"  {codes.get(200, 0)} x 200, other {other or 'none'}; completions the fake answered: "
               f"{fake.answered['tool']} tool calls + {fake.answered['text']} texts; answers without "
@@ -233,7 +161,7 @@ def main():
     p.add_argument("--skip-offline", action="store_true")
     p.add_argument("--skip-llm", action="store_true")
     a = p.parse_args()
-    tmp = tempfile.mkdtemp(prefix="tf-bench-agent-", dir=os.environ.get("TMPDIR", "/tmp"))
+    tmp = benchlib.scratch("agent")
     failed = False
     try:
         if not a.skip_offline:
@@ -241,10 +169,7 @@ def main():
         if not a.skip_llm:
             failed |= llm(a, tmp)
     finally:
-        if not failed:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"bench: stack directories kept: {tmp}")
+        benchlib.finish(tmp, failed, f"bench: stack directories kept: {tmp}")
     return 1 if failed else 0
 
 

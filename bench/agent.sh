@@ -12,24 +12,11 @@
 #      check_calendar_availability tool call and then a text: CLIENTS clients send TURNS turns.
 # Prints turns/s, p50/p90/p99/max latency and the answer counts. Exit 1 when a turn failed.
 set -eu
+. "$(dirname "$0")/lib.sh"
 
-TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BENCH_BUILD:-"$TOP/build/bench"}
-command -v wrk >/dev/null || { echo "bench: wrk missing (scripts/deps.sh installs it)" >&2; exit 1; }
-cd "$TOP"
-if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
-	autoreconf -fi >/dev/null
-fi
-mkdir -p "$BUILD"
-cd "$BUILD"
-if [ ! -f Makefile ] || [ "$TOP/configure" -nt config.status ]; then
-	"$TOP/configure" -q CFLAGS="-O2 -g"
-fi
-make -s -j2 tf-calendar.fcgi tf-admin >/dev/null
-cd "$TOP"
-# Debian's python3 (the SMTP sink needs python3-aiosmtpd) even when another python3 comes first.
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
+bench_need_wrk
+bench_build "$BUILD" tf-calendar.fcgi tf-admin
 exec "$PY" "$TOP/bench/agent.py" --builddir "$BUILD" --workers "${WORKERS:-4}" --duration "${DURATION:-10s}" \
 	--connections "${CONNECTIONS:-16}" --threads "${THREADS:-2}" --turns "${TURNS:-400}" \
 	--clients "${CLIENTS:-8}" --llm-latency-ms "${LLM_LATENCY_MS:-0}"

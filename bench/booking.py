@@ -20,25 +20,12 @@ import datetime
 import http.client
 import json
 import os
-import queue
-import re
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 import urllib.parse
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-from stack import Stack  # noqa: E402
-
-
-def pct(sorted_vals, p):
-    if not sorted_vals:
-        return float("nan")
-    k = min(len(sorted_vals) - 1, max(0, int(round(p / 100.0 * len(sorted_vals) + 0.5)) - 1))
-    return sorted_vals[k]
+import benchlib
+from benchlib import latency_figures, worker_rss
 
 
 def get_json(port, path):
@@ -50,19 +37,6 @@ def get_json(port, path):
         return r.status, (json.loads(body) if r.status == 200 else None)
     finally:
         c.close()
-
-
-def wrk(url, a):
-    out = subprocess.run(["wrk", f"-t{a.threads}", f"-c{a.connections}", f"-d{a.duration}", "--latency", url],
-                         capture_output=True, text=True, timeout=600).stdout
-    def grab(pattern):
-        m = re.search(pattern, out, re.M)
-        return m.group(1) if m else "?"
-    non2xx = grab(r"Non-2xx or 3xx responses:\s+(\d+)")
-    errs = grab(r"(Socket errors:.*)$")
-    return {"rps": grab(r"^Requests/sec:\s+([\d.]+)"), "p50": grab(r"^\s+50%\s+(\S+)"),
-            "p99": grab(r"^\s+99%\s+(\S+)"), "total": grab(r"^\s+(\d+) requests in"),
-            "non2xx": 0 if non2xx == "?" else int(non2xx), "errors": "" if errs == "?" else errs}
 
 
 def main():
@@ -78,12 +52,8 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
 
-    lift = []
-    for zone in ("tf_api", "tf_booking"):
-        lift += ["--rate", f"{zone}=100000r/s", "--burst", f"{zone}=100000"]
-    tmp = tempfile.mkdtemp(prefix="tf-bench-booking-", dir=os.environ.get("TMPDIR", "/tmp"))
-    st = Stack(os.path.join(tmp, "stack"), srcdir=TOP, builddir=a.builddir, workers=a.workers,
-               nginx_args=lift, settings={"TF_LOG_LEVEL": "warn"})
+    tmp = benchlib.scratch("booking")
+    st = benchlib.stack(os.path.join(tmp, "stack"), a.builddir, a.workers, {"TF_LOG_LEVEL": "warn"})
     failed = False
     try:
         st.start()
@@ -115,7 +85,7 @@ def main():
               f"{os.cpu_count()} cores; non-sanitizer build {a.builddir}")
 
         # 1. the slots API
-        w = wrk(sample_url, a)
+        w = benchlib.wrk(sample_url, a.threads, a.connections, a.duration, timeout=600)
         print(f"GET slots API (wrk -t{a.threads} -c{a.connections} -d{a.duration}): "
               f"{w['rps']} req/s   p50 {w['p50']}   p99 {w['p99']}   ({w['total']} requests, "
               f"{w['non2xx']} non-2xx){'  ' + w['errors'] if w['errors'] else ''}")
@@ -130,21 +100,10 @@ def main():
         sent = st.db.sql("SELECT COUNT(*) FROM mail_queue WHERE status = 'sent'").strip()
         print(f"  {rows} confirmed rows in appointments; confirmation mails sent so far: {sent} "
               f"(SMTP sink: {len(os.listdir(st.mail_dir))} files)")
-        rss = []
-        for pid in st.worker_pids():
-            try:
-                with open(f"/proc/{pid}/status") as f:
-                    rss += [ln.split(":", 1)[1].strip() for ln in f if ln.startswith("VmRSS")]
-            except OSError:
-                pass
-        print(f"  worker RSS after the run: {', '.join(rss)}")
+        print(f"  worker RSS after the run: {worker_rss(st)}")
     finally:
         st.stop()
-        if not failed:
-            import shutil
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"bench: stack directory kept: {tmp}")
+        benchlib.finish(tmp, failed, f"bench: stack directory kept: {tmp}")
     return 1 if failed else 0
 
 
@@ -152,58 +111,23 @@ def book_run(st, todo, clients):
     """Book every (slug, day, HH:MM) of todo with `clients` threads (one keep-alive connection each),
     print latency figures and answer counts; True when an answer was neither 201 nor 409 or fewer
     than 95 % were 201."""
-    work = queue.Queue()
-    for n, item in enumerate(todo):
-        work.put((n, item))
-    lat = []
-    codes = {}
-    lock = threading.Lock()
-    barrier = threading.Barrier(clients)
+    bodies = [json.dumps({"doctor": slug, "service": "Sprechstunde", "start": f"{d.isoformat()}T{hhmm}",
+                          "duration_minutes": 30, "patient_name": f"Bench Patient {clients}-{n}",
+                          "patient_email": f"bench{clients}-{n}@example.org", "create_meet": False})
+              for n, (slug, d, hhmm) in enumerate(todo)]
 
-    def client():
-        conn = http.client.HTTPConnection("127.0.0.1", st.port, timeout=60)
-        barrier.wait()
-        while True:
-            try:
-                n, (slug, d, hhmm) = work.get_nowait()
-            except queue.Empty:
-                break
-            body = json.dumps({"doctor": slug, "service": "Sprechstunde", "start": f"{d.isoformat()}T{hhmm}",
-                               "duration_minutes": 30, "patient_name": f"Bench Patient {clients}-{n}",
-                               "patient_email": f"bench{clients}-{n}@example.org", "create_meet": False})
-            t0 = time.perf_counter()
-            try:
-                conn.request("POST", "/api/appointments", body=body,
-                             headers={"Content-Type": "application/json"})
-                r = conn.getresponse()
-                r.read()
-                code = r.status
-            except (OSError, http.client.HTTPException) as e:
-                code = type(e).__name__
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", st.port, timeout=60)
-            dt = time.perf_counter() - t0
-            with lock:
-                lat.append(dt)
-                codes[code] = codes.get(code, 0) + 1
-        conn.close()
+    def book(conn, body):
+        conn.request("POST", "/api/appointments", body=body, headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        r.read()
+        return r.status, None
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    t0 = time.perf_counter()
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    took = time.perf_counter() - t0
-    lat.sort()
+    lat, codes, _, took = benchlib.run_clients(st.port, bodies, clients, book)
     ok = codes.get(201, 0)
     conflicts = codes.get(409, 0)
     other = {k: v for k, v in codes.items() if k not in (201, 409)}
     label = "1 client" if clients == 1 else f"{clients} concurrent clients"
-    print(f"POST /api/appointments ({label}, {len(todo)} bookings): "
-          f"p50 {pct(lat, 50) * 1000:.1f}ms   p90 {pct(lat, 90) * 1000:.1f}ms   "
-          f"p99 {pct(lat, 99) * 1000:.1f}ms   max {lat[-1] * 1000 if lat else 0:.1f}ms   "
-          f"{len(lat) / took:.0f} bookings/s")
+    print(f"POST /api/appointments ({label}, {len(todo)} bookings): {latency_figures(lat, took, 'bookings')}")
     print(f"  {ok} x 201, {conflicts} x 409 (slot taken), other {other or 'none'}")
     return bool(other) or ok < 0.95 * len(todo)
 

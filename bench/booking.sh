@@ -9,24 +9,11 @@
 # BOOKINGS distinct free slots across days and doctors. Prints requests/s, latencies, 201/409 counts.
 # Exit 1 when a request failed or fewer than 95 % of the bookings succeeded.
 set -eu
+. "$(dirname "$0")/lib.sh"
 
-TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD="$TOP/build/bench"
-command -v wrk >/dev/null || { echo "bench: wrk missing (scripts/deps.sh installs it)" >&2; exit 1; }
-cd "$TOP"
-if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
-	autoreconf -fi >/dev/null
-fi
-mkdir -p "$BUILD"
-cd "$BUILD"
-if [ ! -f Makefile ] || [ "$TOP/configure" -nt config.status ]; then
-	"$TOP/configure" -q CFLAGS="-O2 -g"
-fi
-make -s -j2 tf-calendar.fcgi tf-admin >/dev/null
-cd "$TOP"
-# Debian's python3 (the SMTP sink needs python3-aiosmtpd) even when another python3 comes first.
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
+bench_need_wrk
+bench_build "$BUILD" tf-calendar.fcgi tf-admin
 exec "$PY" "$TOP/bench/booking.py" --builddir "$BUILD" --workers "${WORKERS:-4}" --clients "${CLIENTS:-50}" \
 	--bookings "${BOOKINGS:-1500}" --doctors "${DOCTORS:-10}" --duration "${DURATION:-10s}" \
 	--connections "${CONNECTIONS:-16}" --threads "${THREADS:-2}"

@@ -21,20 +21,15 @@ import datetime
 import os
 import random
 import re
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-from stack import Stack  # noqa: E402
-from httpc import Client  # noqa: E402
+import benchlib
+from benchlib import SYNC_SUMMARY
+from httpc import Client  # tests/lib/httpc.py (benchlib put tests/lib on sys.path)
 
 CAL = "gross"
-SUMMARY = re.compile(r"tf-sync: connections=(\d+) pushed=(\d+) pulled=(\d+) requests=(\d+) errors=(\d+) "
-                     r"seconds=([\d.]+)")
 
 
 def ics_utc(dt):
@@ -112,9 +107,9 @@ def main():
         print("bench: python3-caldav is missing (scripts/deps.sh installs it)", file=sys.stderr)
         return 1
 
-    tmp = tempfile.mkdtemp(prefix="tf-bench-caldav-", dir=os.environ.get("TMPDIR", "/tmp"))
-    st = Stack(os.path.join(tmp, "stack"), srcdir=TOP, builddir=a.builddir, workers=2, smtp=False,
-               settings={"TF_HTTP_TIMEOUT": str(a.timeout), "TF_LOG_LEVEL": "warn"})
+    tmp = benchlib.scratch("caldav")
+    st = benchlib.stack(os.path.join(tmp, "stack"), a.builddir, 2,
+                        {"TF_HTTP_TIMEOUT": str(a.timeout), "TF_LOG_LEVEL": "warn"}, lift=False, smtp=False)
     failed = 0
     rows = []
     try:
@@ -153,7 +148,7 @@ def main():
             t0 = time.monotonic()
             r = st.sync("--integration", str(iid), env={"TF_HTTP_TIMEOUT": str(a.timeout)}, timeout=a.timeout * 10)
             took = time.monotonic() - t0
-            m = SUMMARY.search(r.stdout)
+            m = SYNC_SUMMARY.search(r.stdout)
             req = st.db.sql(f"SELECT requests FROM sync_runs WHERE integration_id = {iid} "
                             f"ORDER BY id DESC LIMIT 1").strip()
             if r.returncode != 0 or not m:
@@ -239,10 +234,7 @@ def main():
         print(f"{what:58} {secs:9.2f} {str(req):>9}  {note}")
     print(f"({os.cpu_count()} cores; tf-sync from {a.builddir}; requests: sync_runs.requests for tf-sync, "
           "Radicale's log lines for python3-caldav)")
-    if not failed:
-        subprocess.run(["rm", "-rf", tmp])
-    else:
-        print(f"bench: directory kept: {tmp}")
+    benchlib.finish(tmp, failed, f"bench: directory kept: {tmp}")
     return failed
 
 

@@ -11,21 +11,8 @@
 # calendar -> events(), objects_by_sync_token in full and after one change (seconds; requests counted
 # in Radicale's log). Exit 1 when a step failed.
 set -eu
+. "$(dirname "$0")/lib.sh"
 
-TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD="$TOP/build/bench"
-cd "$TOP"
-if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
-	autoreconf -fi >/dev/null
-fi
-mkdir -p "$BUILD"
-cd "$BUILD"
-if [ ! -f Makefile ] || [ "$TOP/configure" -nt config.status ]; then
-	"$TOP/configure" -q CFLAGS="-O2 -g"
-fi
-make -s -j2 tf-calendar.fcgi tf-admin tf-sync >/dev/null
-cd "$TOP"
-# Debian's python3 (radicale, python3-caldav) even when another python3 comes first in PATH.
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
+bench_build "$BUILD" tf-calendar.fcgi tf-admin tf-sync
 exec "$PY" "$TOP/bench/caldav-bench.py" --builddir "$BUILD" --events "${EVENTS:-5000}" --timeout "${TIMEOUT:-300}"

@@ -27,24 +27,20 @@ import hashlib
 import http.server
 import json
 import os
-import re
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
 from datetime import datetime, timedelta, timezone
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
-sys.path.insert(0, os.path.join(TOP, "tests", "fakes"))
-from mariadb import MariaDB  # noqa: E402
-from google import FakeGoogle  # noqa: E402
-from microsoft import FakeMicrosoft  # noqa: E402
+import benchlib
+from benchlib import SYNC_SUMMARY, TOP
 
-SUMMARY = re.compile(r"tf-sync: connections=(\d+) pushed=(\d+) pulled=(\d+) requests=(\d+) errors=(\d+) "
-                     r"seconds=([\d.]+)")
+benchlib.use_fakes()
+from mariadb import MariaDB  # noqa: E402 - tests/lib/mariadb.py
+from google import FakeGoogle  # noqa: E402 - tests/fakes/google.py
+from microsoft import FakeMicrosoft  # noqa: E402 - tests/fakes/microsoft.py
 
 
 class Ok(http.server.BaseHTTPRequestHandler):
@@ -147,7 +143,7 @@ def main():
         return 1
     sync_bin = os.path.join(a.builddir, "tf-sync")
     admin_bin = os.path.join(a.builddir, "tf-admin")
-    tmp = tempfile.mkdtemp(prefix=f"tf-bench-{P.name}.")
+    tmp = benchlib.scratch(P.name)
     db = MariaDB(os.path.join(tmp, "mariadb")).start()
     prov = P()
     g = prov.f
@@ -215,7 +211,7 @@ def main():
             r = subprocess.run([sync_bin], env=e, capture_output=True, text=True, timeout=3600)
             wall = time.monotonic() - t1
             reqs = len(g.request_log(since=n0))
-            m = SUMMARY.search(r.stdout)
+            m = SYNC_SUMMARY.search(r.stdout)
             runs_db = db.sql("SELECT COUNT(*), IFNULL(SUM(requests), 0), IFNULL(SUM(errors), 0) FROM sync_runs"
                              ).split()
             ideal = reqs * a.latency_ms / 1000.0 / conc
@@ -249,10 +245,7 @@ def main():
         g.stop()
         hook.shutdown()
         db.stop()
-        if rc == 0:
-            subprocess.run(["rm", "-rf", tmp])
-        else:
-            print(f"{tag}: kept {tmp}", file=sys.stderr)
+        benchlib.finish(tmp, rc, f"{tag}: kept {tmp}", file=sys.stderr)
     return rc
 
 

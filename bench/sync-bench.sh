@@ -15,30 +15,17 @@
 # at the last CONCURRENCY. Prints wall time, requests (the fake's log and sync_runs.requests) and the
 # ideal requests × latency ÷ concurrency. Exit 1 when a run failed, 2 on a usage error.
 set -eu
+. "$(dirname "$0")/lib.sh"
 
 case "${1:-}" in
 google|outlook) PROVIDER=$1 ;;
 *) echo "usage: $0 google|outlook" >&2; exit 2 ;;
 esac
-TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BENCH_BUILD:-"$TOP/build/bench"}
-cd "$TOP"
-if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
-	autoreconf -fi >/dev/null
-fi
-mkdir -p "$BUILD"
-cd "$BUILD"
-if [ ! -f Makefile ] || [ "$TOP/configure" -nt config.status ]; then
-	"$TOP/configure" -q CFLAGS="-O2 -g"
-fi
-make -s -j2 tf-admin tf-sync >/dev/null
-cd "$TOP"
+bench_build "$BUILD" tf-admin tf-sync
 set --
 for c in ${CONCURRENCY:-4 16}; do
 	set -- "$@" --concurrency "$c"
 done
-# Debian's python3 (python3-cryptography) even when another python3 comes first in PATH.
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
 exec "$PY" "$TOP/bench/sync-bench.py" --provider "$PROVIDER" --builddir "$BUILD" \
 	--connections "${CONNECTIONS:-2000}" --latency-ms "${LATENCY_MS:-50}" --events "${EVENTS:-1}" "$@"

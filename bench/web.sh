@@ -7,29 +7,19 @@
 # runs wrk --latency against both URLs, prints requests/s, p50/p99 latency and each worker's RSS
 # (VmRSS) before and after, then stops the stack. Exit 1 when a request failed (non-2xx or errors).
 set -eu
+. "$(dirname "$0")/lib.sh"
 
-TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD="$TOP/build/bench"
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-16}
 THREADS=${THREADS:-2}
 WORKERS=${WORKERS:-2}
 
-command -v wrk >/dev/null || { echo "bench: wrk missing (scripts/deps.sh installs it)" >&2; exit 1; }
-cd "$TOP"
-if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
-	autoreconf -fi >/dev/null
-fi
-mkdir -p "$BUILD"
-cd "$BUILD"
-if [ ! -f Makefile ] || [ "$TOP/configure" -nt config.status ]; then
-	"$TOP/configure" -q CFLAGS="-O2 -g"
-fi
-make -s -j2 tf-calendar.fcgi tf-admin >/dev/null
-cd "$TOP"
+bench_need_wrk
+bench_build "$BUILD" tf-calendar.fcgi tf-admin
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/tf-bench-XXXXXX")
-python3 "$TOP/tests/lib/stack.py" serve "$dir/stack" --workers "$WORKERS" --builddir "$BUILD" \
+"$PY" "$TOP/tests/lib/stack.py" serve "$dir/stack" --workers "$WORKERS" --builddir "$BUILD" \
 	--srcdir "$TOP" --info "$dir/info.json" >"$dir/serve.out" 2>"$dir/serve.err" &
 spid=$!
 cleanup() { kill "$spid" 2>/dev/null && wait "$spid" 2>/dev/null; rm -rf "$dir"; }
@@ -41,7 +31,7 @@ while [ ! -s "$dir/info.json" ] && [ $i -lt 600 ]; do
 	i=$((i + 1))
 done
 [ -s "$dir/info.json" ] || { cat "$dir/serve.err" >&2; echo "bench: stack did not start" >&2; exit 1; }
-field() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print(" ".join(map(str,v)) if isinstance(v,list) else v)' "$dir/info.json" "$1"; }
+field() { "$PY" -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print(" ".join(map(str,v)) if isinstance(v,list) else v)' "$dir/info.json" "$1"; }
 BASE=$(field base_url)
 EMAIL=$(field email)
 PASSWORD=$(field password)
