@@ -102,7 +102,7 @@ def main():
     p.add_argument("--seed", type=int, default=42)
     a = p.parse_args()
     try:
-        import caldav  # noqa: F401 - Debian's python3-caldav
+        import caldav  # Debian's python3-caldav (the seed's library), used at the end
     except ImportError:
         print("bench: python3-caldav is missing (scripts/deps.sh installs it)", file=sys.stderr)
         return 1
@@ -192,7 +192,6 @@ def main():
             print("bench: the moved event's new busy block is missing")
 
         # --- the same fetch with python3-caldav (the seed's library)
-        import caldav
         log.mark()
         t0 = time.monotonic()
         client = caldav.DAVClient(url=st.caldav_url + "/", username=user, password=st.caldav_password,
