@@ -308,6 +308,22 @@ static const char *const kind_parts[K_COUNT][4] = {
 	[K_VACC] = { "impf", NULL },
 };
 
+/* Parts of the day: the times offered are taken from it when it has free ones. */
+enum { PART_ANY, PART_MORNING, PART_AFTERNOON, PART_EVENING };
+static const char *const part_words[][12] = {
+	[PART_MORNING] = { "morning", "morgens", "vormittag", "vormittags", "früh", "frueh", "зранку",
+			   "вранці", "ранку", "утром", "утра", NULL },
+	[PART_AFTERNOON] = { "afternoon", "nachmittag", "nachmittags", "mittags", "обіду", "обеда",
+			     "днем", "днём", "вдень", NULL },
+	[PART_EVENING] = { "evening", "abend", "abends", "ввечері", "вечора", "вечір", "вечером",
+			   "вечера", "вечер", NULL },
+};
+/* [from, to) in minutes after midnight */
+static const int part_range[][2] = {
+	[PART_ANY] = { 0, 1440 }, [PART_MORNING] = { 0, 720 }, [PART_AFTERNOON] = { 720, 1020 },
+	[PART_EVENING] = { 960, 1440 },
+};
+
 /* "yes" and acceptance; "no" and refusal; commands that book (see is_command). */
 static const char *const accept_words[] = {
 	"passt", "ja", "gerne", "ok", "okay", "einverstanden", "genau", "richtig", "stimmt", "perfekt",
@@ -1010,6 +1026,7 @@ struct found {
 	char email[ASST_EMAIL_MAX + 1];
 	char bad_email[80];            /* an address that is not valid (shortened for the reply) */
 	int accept, decline, command;
+	int part;                      /* a part of the day asked for (PART_*) */
 };
 
 /* Try the windows of 1..maxw unused words starting at each word; the last phrase understood
@@ -1293,6 +1310,17 @@ static void extract(const struct asst_ctx *c, size_t nsvc, struct msg *m, enum a
 	if (f->decline)
 		f->accept = 0;
 	f->command = is_command(m);
+	for (i = 0; i < m->n; i++) {
+		int p;
+
+		/* not in a greeting: "Guten Abend", "good morning", "добрий вечір", "доброе утро" */
+		if (i > 0 && (strcmp(m->t[i - 1].w, "guten") == 0 || strcmp(m->t[i - 1].w, "good") == 0 ||
+			      starts_with(m->t[i - 1].w, "добр")))
+			continue;
+		for (p = PART_MORNING; p <= PART_EVENING; p++)
+			if (word_in(m->t[i].w, part_words[p]))
+				f->part = p;
+	}
 	find_name(c, nsvc, m, email_at < m->n ? email_at : bad_at, awaiting_name, l, f);
 }
 
@@ -1632,10 +1660,11 @@ static int same_day(const struct civil *a, const struct civil *b)
 }
 
 /* Offer free times of st->date (slots[n] as checked): when the day has none, the next day within
- * ASST_LOOKAHEAD days that has some. taken: the time asked for that is not free, or -1.
- * Returns 0, or -1 when out of memory. */
+ * ASST_LOOKAHEAD days that has some. taken: the time asked for that is not free, or -1. part:
+ * the part of the day asked for (its times only, when it has free ones). Returns 0, or -1 when
+ * out of memory. */
 static int offer_times(const struct asst_ctx *c, size_t nsvc, struct st *st, int *slots, long n,
-		       int taken, struct buf *reply)
+		       int taken, int part, struct buf *reply)
 {
 	enum asst_lang l = st->lang;
 	struct civil asked = st->date;
@@ -1680,6 +1709,22 @@ static int offer_times(const struct asst_ctx *c, size_t nsvc, struct st *st, int
 		st->date = d;
 	}
 	date_words_acc(l, &st->date, dw, sizeof(dw));
+	/* the part of the day asked for, when it has free times */
+	if (part != PART_ANY) {
+		size_t kept = 0;
+
+		for (i = 0; i < (size_t)n; i++)
+			if (slots[i] >= part_range[part][0] && slots[i] < part_range[part][1])
+				kept++;
+		if (kept > 0) {
+			size_t j = 0;
+
+			for (i = 0; i < (size_t)n; i++)
+				if (slots[i] >= part_range[part][0] && slots[i] < part_range[part][1])
+					slots[j++] = slots[i];
+			n = (long)j;
+		}
+	}
 	ns = compact(slots, (size_t)n, shown, &more);
 	{
 		struct buf list;
@@ -1751,7 +1796,7 @@ static int book(const struct asst_ctx *c, size_t nsvc, struct st *st, struct buf
 		} else if (n < 0) {
 			rc = say(reply, l, M_ERROR);
 		} else {
-			rc = offer_times(c, nsvc, st, slots, n, st->hh * 60 + st->mm, reply);
+			rc = offer_times(c, nsvc, st, slots, n, st->hh * 60 + st->mm, PART_ANY, reply);
 		}
 	} else if (err && field && strcmp(field, "customer_email") == 0) {
 		rc = say(reply, l, M_BAD_EMAIL, st->email);
@@ -1875,7 +1920,7 @@ static int dialogue(const struct asst_ctx *c, size_t nsvc, struct st *st, const 
 			if (slots[i] == t)
 				free_time = 1;
 		if (!free_time)
-			return offer_times(c, nsvc, st, slots, n, st->have_time ? t : -1, reply);
+			return offer_times(c, nsvc, st, slots, n, st->have_time ? t : -1, f->part, reply);
 		/* remember the time as known free (the next turn need not check it again) */
 		if (!st->have_offer || !same_day(&st->offer_date, &st->date) ||
 		    st->offer_minutes != st_duration(c, nsvc, st))

@@ -783,6 +783,31 @@ static void test_names_small_letters(void **unused)
 	conv_close(&cv);
 }
 
+static void test_part_of_day(void **unused)
+{
+	static const struct { const char *msg, *want, *not; } cases[] = {
+		{ "I need a haircut on monday afternoon", "12:00, 13:00, 14:00, 15:00, 16:00.", "11:00" },
+		{ "Maniküre am Montag vormittags", "frei: 08:00, 09:00, 10:00, 11:00. Welche", "12:00" },
+		{ "Стрижка в понеділок ввечері", "16:00, 16:15, 16:30, 16:45, 17:00.", "15:00" },
+		{ "Маникюр в понедельник утром", "08:00", "13:00" },
+		/* a greeting is no wish */
+		{ "Guten Abend, Haarschnitt am Montag", "08:00, 09:00", "16:15" },
+	};
+	size_t i;
+
+	(void)unused;
+	for (i = 0; i < TF_ARRAY_LEN(cases); i++) {
+		struct conv cv;
+		const char *r;
+
+		conv_open(&cv, SALON, 2);
+		r = say(&cv, cases[i].msg);
+		assert_has(r, cases[i].want);
+		assert_lacks(r, cases[i].not);
+		conv_close(&cv);
+	}
+}
+
 /* ------------------------------------------------------------------ limits and state */
 
 static void test_state_refused(void **unused)
@@ -919,6 +944,7 @@ int main(void)
 		cmocka_unit_test(test_new_booking_after_one),
 		cmocka_unit_test(test_bare_hour),
 		cmocka_unit_test(test_names_small_letters),
+		cmocka_unit_test(test_part_of_day),
 		cmocka_unit_test(test_state_refused),
 		cmocka_unit_test(test_state_roundtrip),
 		cmocka_unit_test(test_limits),
