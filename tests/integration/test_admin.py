@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 
 SRCDIR = os.environ.get("TF_SRCDIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -15,7 +14,7 @@ BUILDDIR = os.environ.get("TF_BUILDDIR") or os.getcwd()
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from tap import Tap  # noqa: E402
-from mariadb import MariaDB  # noqa: E402
+from cgiapp import CgiSetup  # noqa: E402
 
 t = Tap()
 ADMIN = os.path.join(BUILDDIR, "tf-admin")
@@ -62,12 +61,9 @@ def run(args, conf, stdin="", extra_env=None):
     return r.returncode, out, err
 
 
-tmp = tempfile.mkdtemp(prefix="tf-test-admin.")
-db = MariaDB(os.path.join(tmp, "mariadb"))
-try:
-    db.start()
-except Exception as e:  # noqa: BLE001
-    t.bail(f"cannot start MariaDB: {e}")
+S = CgiSetup(t, "tf-test-admin.", db_dir="mariadb")
+tmp, db = S.tmp, S.db
+S.start("MariaDB")
 
 try:
     # A user with a password, so that the password path and its redaction are exercised.
@@ -302,6 +298,5 @@ try:
         bad = [a for a, e in stderr_seen if "Sanitizer" in e or "runtime error" in e]
         assert not bad, bad
 finally:
-    db.stop()
-    subprocess.run(["rm", "-rf", tmp])
+    S.finish()
 t.done()

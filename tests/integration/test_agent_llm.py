@@ -18,7 +18,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import zoneinfo
 
 SRCDIR = os.environ.get("TF_SRCDIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -27,15 +26,10 @@ sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "fakes"))
 
 from tap import Tap  # noqa: E402
-from mariadb import MariaDB  # noqa: E402
-from cgiapp import CgiApp, closed_port, skip_unless_ready, b64u, write_config  # noqa: E402
+from cgiapp import SECRET, CgiApp, CgiSetup, b64u, built, cgi_settings, skip_unless_ready  # noqa: E402
 from openai import FakeOpenAI  # noqa: E402
 
-APP = os.path.join(BUILDDIR, "tf-calendar.fcgi")
-ADMIN = os.path.join(BUILDDIR, "tf-admin")
-REMIND = os.path.join(BUILDDIR, "tf-remind")
-SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
-PASSWORD = "richtig-geheim-123"
+APP, ADMIN, REMIND = built(BUILDDIR, "tf-calendar.fcgi", "tf-admin", "tf-remind")
 TZ = zoneinfo.ZoneInfo("Europe/Berlin")
 PATH = "/api/agent/chat"
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -43,56 +37,31 @@ TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 t = Tap()
 skip_unless_ready(APP, ADMIN, REMIND)
 
-TMP = tempfile.mkdtemp(prefix="tf-agent-llm-")
-DB = MariaDB(os.path.join(TMP, "db"))
-try:
-    DB.start()
-except RuntimeError as e:
-    t.bail(f"MariaDB did not start: {e}")
-FAKE = FakeOpenAI().start()
+S = CgiSetup(t, "tf-agent-llm-")
+sql, count = S.sql, S.count
+FAKE = FakeOpenAI()
+S.start("MariaDB or the fake OpenAI", FAKE)
 
-CONFIG = os.path.join(TMP, "terminfinder.env")
-SETTINGS = {
-    "TF_DB_SOCKET": DB.socket, "TF_DB_USER": "root", "TF_DB_NAME": "terminfinder",
-    "TF_DATA_DIR": SRCDIR, "TF_SECRET_KEY": SECRET, "BASE_URL": "http://localhost:8080", "TF_LOG_LEVEL": "info",
-    "CALENDAR_ENCRYPTION_KEY": b64u(os.urandom(32)) + "=", "TF_LEAD_TIME_MINUTES": "0",
-    "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(closed_port()), "MAIL_FROM": "praxis@example.org",
-    "TF_LLM_TIMEOUT": "3",
-}
-SETTINGS.update(FAKE.env())
-write_config(CONFIG, SETTINGS)
+CONFIG = S.write_config(cgi_settings(S.db, SRCDIR, SECRET, fernet_key=S.fernet_key, smtp=True,
+                                     TF_LEAD_TIME_MINUTES="0", TF_LLM_TIMEOUT="3", **FAKE.env()))
 A = CgiApp(APP, ADMIN, CONFIG)
 IPS = iter(f"192.0.2.{i}" for i in range(1, 250))
-
-
-def sql(q):
-    return DB.sql(q).strip()
-
-
-def count(q):
-    return int(sql(q))
 
 
 def today():
     return datetime.datetime.now(TZ).date()
 
 
-try:
+with S.bail_on_error():
     A.admin("migrate")
-    SALON = int(A.admin("add-doctor", "salon@example.org", "--name", "Dr. Olena Schmidt", "--slug", "salon",
-                        stdin=PASSWORD + "\n"))
-    OTHER = int(A.admin("add-doctor", "other@example.org", "--name", "Dr. Other", "--slug", "other",
-                        stdin=PASSWORD + "\n"))
+    SALON = S.add_doctor(A, "salon@example.org", "Dr. Olena Schmidt", "salon")
+    OTHER = S.add_doctor(A, "other@example.org", "Dr. Other", "other")
     sql(f"UPDATE doctors SET practice_name='Studio Schmidt', practice_address='Lindenstr. 5, 10969 Berlin' "
         f"WHERE id={SALON}; UPDATE services SET active=0 WHERE doctor_id={SALON}; "
         f"INSERT INTO services (doctor_id, name, duration_minutes) VALUES ({SALON}, 'Haircut', 60), "
         f"({SALON}, 'Manicure', 60); DELETE FROM opening_hours WHERE doctor_id={SALON}; "
         + "".join(f"INSERT INTO opening_hours (doctor_id, weekday, start_minute, end_minute) "
                   f"VALUES ({SALON}, {d}, 480, 1080);" for d in range(1, 8)))
-except Exception as e:  # noqa: BLE001
-    FAKE.stop()
-    DB.stop()
-    t.bail(f"set-up failed: {e}")
 
 
 def chat(message, conversation=None, doctor="salon", ip=None, extra=None, body=None, ctype=None):
@@ -645,6 +614,5 @@ try:
         assert count(f"SELECT COUNT(*) FROM idempotency_keys WHERE id={stale}") == 0
         assert count("SELECT COUNT(*) FROM idempotency_keys") == keys - 1
 finally:
-    FAKE.stop()
-    DB.stop()
+    S.finish()
 t.done()

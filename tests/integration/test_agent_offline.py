@@ -14,7 +14,6 @@ import datetime
 import json
 import os
 import sys
-import tempfile
 import zoneinfo
 
 SRCDIR = os.environ.get("TF_SRCDIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -22,33 +21,21 @@ BUILDDIR = os.environ.get("TF_BUILDDIR") or os.getcwd()
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from tap import Tap  # noqa: E402
-from mariadb import MariaDB  # noqa: E402
-from cgiapp import CgiApp, closed_port, skip_unless_ready, b64u, write_config  # noqa: E402
+from cgiapp import SECRET, CgiApp, CgiSetup, built, cgi_settings, skip_unless_ready  # noqa: E402
 
-APP = os.path.join(BUILDDIR, "tf-calendar.fcgi")
-ADMIN = os.path.join(BUILDDIR, "tf-admin")
-SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
+APP, ADMIN = built(BUILDDIR, "tf-calendar.fcgi", "tf-admin")
 TZ = zoneinfo.ZoneInfo("Europe/Berlin")
 PATH = "/api/agent/chat"
 
 t = Tap()
 skip_unless_ready(APP, ADMIN)
 
-TMP = tempfile.mkdtemp(prefix="tf-agent-offline-")
-DB = MariaDB(os.path.join(TMP, "db"))
-try:
-    DB.start()
-except RuntimeError as e:
-    t.bail(f"MariaDB did not start: {e}")
+S = CgiSetup(t, "tf-agent-offline-")
+sql = S.sql
+S.start("MariaDB")
 
-CONFIG = os.path.join(TMP, "terminfinder.env")
-SETTINGS = {
-    "TF_DB_SOCKET": DB.socket, "TF_DB_USER": "root", "TF_DB_NAME": "terminfinder",
-    "TF_DATA_DIR": SRCDIR, "TF_SECRET_KEY": SECRET, "BASE_URL": "http://localhost:8080", "TF_LOG_LEVEL": "info",
-    "CALENDAR_ENCRYPTION_KEY": b64u(os.urandom(32)) + "=", "TF_LEAD_TIME_MINUTES": "0",
-    "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(closed_port()), "MAIL_FROM": "praxis@example.org",
-}
-write_config(CONFIG, SETTINGS)
+CONFIG = S.write_config(cgi_settings(S.db, SRCDIR, SECRET, fernet_key=S.fernet_key, smtp=True,
+                                     TF_LEAD_TIME_MINUTES="0"))
 A = CgiApp(APP, ADMIN, CONFIG)
 IPS = iter(f"198.51.100.{i}" for i in range(1, 255))
 
@@ -61,10 +48,6 @@ MONTHS_UK = ["січня", "лютого", "березня", "квітня", "т
              "листопада", "грудня"]
 MONTHS_RU = ["января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября",
              "ноября", "декабря"]
-
-
-def sql(q):
-    return DB.sql(q).strip()
 
 
 def today():
@@ -84,13 +67,9 @@ def weekday(k):
     return f
 
 
-try:
+with S.bail_on_error():
     A.admin("migrate")
-    FIRST = int(A.admin("add-doctor", "first@example.org", "--name", "Dr. First", "--slug", "first",
-                        stdin="richtig-geheim-123\n"))
-except Exception as e:  # noqa: BLE001
-    DB.stop()
-    t.bail(f"set-up failed: {e}")
+    FIRST = S.add_doctor(A, "first@example.org", "Dr. First", "first")
 
 _n = [0]
 WANT = [0]   # appointments the dialogues that ran should have made
@@ -414,5 +393,5 @@ try:
         assert st["lang"] == "uk" and st["service"] == "Manicure" and st["phase"] == "collect" and st["v"] == 1, st
         assert j["tool_calls"] == [], j
 finally:
-    DB.stop()
+    S.finish()
 t.done()

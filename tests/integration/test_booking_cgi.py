@@ -10,11 +10,9 @@ import datetime
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import zoneinfo
 
@@ -23,14 +21,10 @@ BUILDDIR = os.environ.get("TF_BUILDDIR") or os.getcwd()
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from tap import Tap  # noqa: E402
-from mariadb import MariaDB  # noqa: E402
-from cgiapp import CgiApp, closed_port, skip_unless_ready, b64u, write_config  # noqa: E402
+from cgiapp import (BASE_URL, PASSWORD, SECRET, CgiApp, CgiSetup, b64u, built, cgi_settings,  # noqa: E402
+                    skip_unless_ready)
 
-APP = os.path.join(BUILDDIR, "tf-calendar.fcgi")
-ADMIN = os.path.join(BUILDDIR, "tf-admin")
-SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
-PASSWORD = "richtig-geheim-123"
-BASE_URL = "http://localhost:8080"
+APP, ADMIN = built(BUILDDIR, "tf-calendar.fcgi", "tf-admin")
 EVIL = '<script>alert("p")</script> & Co'
 TZ = zoneinfo.ZoneInfo("Europe/Berlin")
 CONSENT = "Ich willige in die Verarbeitung meiner Daten zur Terminvereinbarung ein."
@@ -40,45 +34,24 @@ t = Tap()
 
 skip_unless_ready(APP, ADMIN)
 
-TMP = tempfile.mkdtemp(prefix="tf-bcgi-")
-DB = MariaDB(os.path.join(TMP, "db"))
-try:
-    DB.start()
-except RuntimeError as e:
-    t.bail(f"MariaDB did not start: {e}")
+S = CgiSetup(t, "tf-bcgi-")
+sql, count = S.sql, S.count
+S.start("MariaDB")
 
-
-CONFIG = os.path.join(TMP, "terminfinder.env")
-write_config(CONFIG, {
-    "TF_DB_SOCKET": DB.socket, "TF_DB_USER": "root", "TF_DB_NAME": "terminfinder",
-    "TF_DATA_DIR": SRCDIR, "TF_SECRET_KEY": SECRET, "BASE_URL": BASE_URL, "TF_LOG_LEVEL": "error",
-    "CALENDAR_ENCRYPTION_KEY": b64u(os.urandom(32)) + "=",
-    # mail goes nowhere: a port nobody listens on (the answer must not care)
-    "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(closed_port()), "MAIL_FROM": "praxis@example.org",
-})
+# mail goes nowhere: a port nobody listens on (the answer must not care)
+CONFIG = S.write_config(cgi_settings(S.db, SRCDIR, SECRET, log_level="error", fernet_key=S.fernet_key, smtp=True))
 A = CgiApp(APP, ADMIN, CONFIG)
 cgi = A.cgi
-
-
-def sql(q):
-    return DB.sql(q).strip()
 
 
 def today_berlin():
     return datetime.datetime.now(TZ).date()
 
 
-try:
-    A.admin("migrate")
-    EVA_ID = int(A.admin("add-doctor", "eva@example.org", "--name", "Dr. Eva Ernst", "--slug", "eva-ernst",
-                         stdin=PASSWORD + "\n"))
-    BOB_ID = int(A.admin("add-doctor", "bob@example.org", "--name", "Dr. Bob Berg", "--slug", "bob-berg",
-                         stdin=PASSWORD + "\n"))
+EVA_ID, BOB_ID = S.prepare(A, ("eva", "bob"))
+with S.bail_on_error():
     sql(f"UPDATE doctors SET practice_name='Praxis Ernst', practice_address='Hauptstr. 1\\n10115 Berlin' "
         f"WHERE id={EVA_ID}")
-except Exception as e:  # noqa: BLE001
-    DB.stop()
-    t.bail(f"set-up failed: {e}")
 
 
 def slots(date, slug="eva-ernst", extra=""):
@@ -101,10 +74,6 @@ def booking_body(start_, **kw):
          "patient_name": "Paula Patientin", "patient_email": "paula@example.org", "create_meet": False}
     b.update(kw)
     return {k: v for k, v in b.items() if v is not ...}
-
-
-def count(q):
-    return int(sql(q))
 
 
 try:
@@ -658,6 +627,5 @@ try:
             if (resp.header("content-type") or "").startswith("text/html"):
                 assert resp.header("cache-control") == "no-store", resp
 finally:
-    DB.stop()
-    shutil.rmtree(TMP, ignore_errors=True)
+    S.finish()
 t.done()

@@ -12,13 +12,11 @@ import hmac
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 
@@ -27,13 +25,10 @@ BUILDDIR = os.environ.get("TF_BUILDDIR") or os.getcwd()
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from tap import Tap  # noqa: E402
-from mariadb import MariaDB  # noqa: E402
-from cgiapp import CgiApp, Resp, b64u, sanitizer_trouble, write_config  # noqa: E402
+from cgiapp import (PASSWORD, SECRET, CgiApp, CgiSetup, Resp, b64u, built, cgi_settings,  # noqa: E402
+                    sanitizer_trouble, skip_unless_ready, write_config)
 
-APP = os.path.join(BUILDDIR, "tf-calendar.fcgi")
-ADMIN = os.path.join(BUILDDIR, "tf-admin")
-SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
-PASSWORD = "richtig-geheim-123"
+APP, ADMIN = built(BUILDDIR, "tf-calendar.fcgi", "tf-admin")
 EVIL_NAME = 'Dr. Eva <script>alert("x")</script> & Söhne'
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -122,10 +117,6 @@ def login(email, password, remote="127.0.0.1"):
                cookies={"tf_csrf": ck}, remote=remote), ck, tok
 
 
-def sql(q):
-    return DB.sql(q).strip()
-
-
 def make_jwt(claims, secret=SECRET):
     h = b64u(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
     p = b64u(json.dumps(claims).encode())
@@ -138,42 +129,20 @@ def admin(*args, stdin=None):
 
 
 # ---------------------------------------------------------------------------------------- setup
-for prog in (APP, ADMIN):
-    if not os.access(prog, os.X_OK):
-        print(f"1..0 # SKIP {prog} not built")
-        sys.exit(0)
-if not (shutil.which("mariadbd") or os.access("/usr/sbin/mariadbd", os.X_OK)):
-    print("1..0 # SKIP mariadbd not installed")
-    sys.exit(0)
+skip_unless_ready(APP, ADMIN)
+S = CgiSetup(t, "tf-cgi-")
+TMP, DB, sql = S.tmp, S.db, S.sql
+S.start("MariaDB")
 
-TMP = tempfile.mkdtemp(prefix="tf-cgi-")
-DB = MariaDB(os.path.join(TMP, "db"))
-try:
-    DB.start()
-except RuntimeError as e:
-    t.bail(f"MariaDB did not start: {e}")
-
-BASE = {
-    "TF_DB_SOCKET": DB.socket,
-    "TF_DB_USER": "root",
-    "TF_DB_NAME": "terminfinder",
-    "TF_DATA_DIR": SRCDIR,
-    "TF_SECRET_KEY": SECRET,
-    "BASE_URL": "http://localhost:8080",
-    "TF_LOG_LEVEL": "warn",
-}
-CONFIG = os.path.join(TMP, "terminfinder.env")
-write_config(CONFIG, BASE)
+BASE = cgi_settings(DB, SRCDIR, SECRET, log_level="warn")
+CONFIG = S.write_config(BASE)
 APPRUN = CgiApp(APP, ADMIN, CONFIG)
 responses = APPRUN.responses   # every response, for the security-header check at the end
 
-try:
+with S.bail_on_error():
     admin("migrate")
-    EVA_ID = int(admin("add-doctor", "eva@example.org", "--name", EVIL_NAME, stdin=PASSWORD + "\n"))
-    BOB_ID = int(admin("add-doctor", "bob@example.org", "--name", "Dr. Bob Berg", stdin=PASSWORD + "\n"))
-except Exception as e:  # noqa: BLE001
-    DB.stop()
-    t.bail(f"set-up failed: {e}")
+    EVA_ID = S.add_doctor(APPRUN, "eva@example.org", EVIL_NAME)
+    BOB_ID = S.add_doctor(APPRUN, "bob@example.org", "Dr. Bob Berg")
 
 try:
     # ------------------------------------------------------------------------------ login page
@@ -641,7 +610,6 @@ try:
             assert SECRET not in r.body and SECRET not in r.stderr, r
             assert PASSWORD not in r.stderr, r
 finally:
-    DB.stop()
-    shutil.rmtree(TMP, ignore_errors=True)
+    S.finish()
 
 t.done()

@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -18,7 +17,7 @@ BUILDDIR = os.environ.get("TF_BUILDDIR") or os.getcwd()
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
 
 from tap import Tap  # noqa: E402
-from mariadb import MariaDB  # noqa: E402
+from cgiapp import SECRET, CgiSetup, cgi_settings  # noqa: E402
 
 t = Tap()
 REMIND = os.path.join(BUILDDIR, "tf-remind")
@@ -41,24 +40,17 @@ WRONG_PASSWORD = "Falsches-Passwort-0815"
 ENC_KEY = Fernet.generate_key().decode()
 UTC = timezone.utc
 
-tmp = tempfile.mkdtemp(prefix="tf-test-mail.")
-db = MariaDB(os.path.join(tmp, "mariadb"))
-try:
-    db.start()
-except Exception as e:  # noqa: BLE001
-    t.bail(f"cannot start MariaDB: {e}")
+S = CgiSetup(t, "tf-test-mail.", db_dir="mariadb")
+tmp, db = S.tmp, S.db
+S.start("MariaDB")
 
 stderr_seen = []
 
 
 def settings(**over):
-    s = {
-        "TF_DB_SOCKET": db.socket, "TF_DB_USER": "root", "TF_DB_NAME": "terminfinder",
-        "TF_DATA_DIR": SRCDIR, "TF_SECRET_KEY": "test-secret-key-0123456789-abcdefghijklmnop",
-        "CALENDAR_ENCRYPTION_KEY": ENC_KEY, "BASE_URL": BASE_URL,
-        "MAIL_FROM": f"Praxis Dr. Schäfer <{MAIL_FROM_ADDR}>",
-        "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(sink_port), "SMTP_STARTTLS": "no",
-    }
+    s = cgi_settings(db, SRCDIR, SECRET, BASE_URL, log_level=None, fernet_key=ENC_KEY,
+                     MAIL_FROM=f"Praxis Dr. Schäfer <{MAIL_FROM_ADDR}>",
+                     SMTP_HOST="127.0.0.1", SMTP_PORT=str(sink_port), SMTP_STARTTLS="no")
     s.update(over)
     return {k: v for k, v in s.items() if v is not None}
 
@@ -177,17 +169,18 @@ def tree(m):
 # ---------------------------------------------------------------------------------------- setup
 sink_dir = os.path.join(tmp, "mail")
 sink = SmtpSink(sink_dir).start()
+S.add_cleanup(sink.stop)
 sink_port = sink.port
 inbox = Inbox(sink)
 
 r = subprocess.run([ADMIN, "migrate"], env=env_for(settings()), capture_output=True, text=True, timeout=120)
 if r.returncode != 0:
-    t.bail(f"tf-admin migrate failed: {r.stderr}")
+    S.bail(f"tf-admin migrate failed: {r.stderr}")
 r = subprocess.run([ADMIN, "add-doctor", "arzt@praxis.example", "--name", "Dr. Anna Schäfer",
                     "--slug", "dr-schaefer"], input="Kaffee-und-Kuchen-42\n",
                    env=env_for(settings()), capture_output=True, text=True, timeout=120)
 if r.returncode != 0:
-    t.bail(f"tf-admin add-doctor failed: {r.stderr}")
+    S.bail(f"tf-admin add-doctor failed: {r.stderr}")
 doctor_id = int(r.stdout.strip().split()[-1])
 q(f"UPDATE doctors SET practice_name = 'Praxis Dr. Schäfer',"
   f" practice_address = 'Hauptstraße 1, 10115 Berlin' WHERE id = {doctor_id}")
@@ -565,8 +558,6 @@ try:
             for secret in (SMTP_PASSWORD, WRONG_PASSWORD, ENC_KEY):
                 assert secret not in err, (secret, err)
 finally:
-    sink.stop()
-    db.stop()
-    subprocess.run(["rm", "-rf", tmp])
+    S.finish()
 
 t.done()

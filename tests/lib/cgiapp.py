@@ -12,8 +12,22 @@ Also shared by the OAuth tests (test_google_cgi.py, test_outlook_cgi.py): skip_u
 closed_port(), oauth_settings() (the settings every such test starts from), app.login() (a
 doctor's session cookies and CSRF token) and redirect_location() (where a provider's
 authorization page sends the browser).
+
+The set-up every CGI-mode test shares (tests/lib/provider_setup.py adds the providers' part):
+    APP, ADMIN = built(BUILDDIR, "tf-calendar.fcgi", "tf-admin")
+    skip_unless_ready(APP, ADMIN)
+    S = CgiSetup(t, "tf-cgi-")                     # a temp dir (S.tmp), a private MariaDB (S.db), a Fernet key
+    S.start("MariaDB", *services)                  # on failure: stop all, bail out
+    config = S.write_config(cgi_settings(S.db, SRCDIR, SECRET, fernet_key=S.fernet_key, smtp=True))
+    A = CgiApp(APP, ADMIN, config)
+    EVA_ID, BOB_ID = S.prepare(A, ("eva", "bob"))  # migrate, the DOCTORS (password PASSWORD), tokens
+    with S.bail_on_error():                        # more set-up: on failure S.finish(), bail out
+        ID = S.add_doctor(A, "x@example.org", "Dr. X", "x")
+    S.sql(q), S.count(q), S.count_or_zero(q), S.tool(prog, *args), S.bail(reason)
+    S.finish()                                     # the clean-ups, MariaDB, the temp dir
 """
 import base64
+import contextlib
 import json
 import os
 import re
@@ -21,9 +35,18 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+
+from mariadb import MariaDB
+
+SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
+PASSWORD = "richtig-geheim-123"
+BASE_URL = "http://localhost:8080"
+DOCTORS = {"eva": ("eva@example.org", "Dr. Eva Ernst", "eva-ernst"),
+           "bob": ("bob@example.org", "Dr. Bob Berg", "bob-berg")}
 
 
 class Resp:
@@ -112,15 +135,32 @@ def closed_port():
     return port
 
 
+def built(builddir, *programs):
+    """The paths of programs in the build directory (tf-calendar.fcgi, tf-admin, ...)."""
+    return [os.path.join(builddir, p) for p in programs]
+
+
+def cgi_settings(db, srcdir, secret, base_url=BASE_URL, log_level="info", fernet_key=None, smtp=False, **more):
+    """The settings a CGI test's app starts from: the private MariaDB db (as root), the source tree as
+    data dir, the secret key, BASE_URL, the log level (left out when None), the encryption key (when
+    given), (smtp) mail to a closed port from praxis@example.org, and more."""
+    s = {"TF_DB_SOCKET": db.socket, "TF_DB_USER": "root", "TF_DB_NAME": "terminfinder",
+         "TF_DATA_DIR": srcdir, "TF_SECRET_KEY": secret, "BASE_URL": base_url}
+    if log_level is not None:
+        s["TF_LOG_LEVEL"] = log_level
+    if fernet_key is not None:
+        s["CALENDAR_ENCRYPTION_KEY"] = fernet_key
+    if smtp:
+        s.update({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(closed_port()), "MAIL_FROM": "praxis@example.org"})
+    s.update(more)
+    return s
+
+
 def oauth_settings(db, srcdir, secret, base_url, fernet_key):
     """The settings an OAuth connect test starts from: the private MariaDB, the source tree as data
     dir, the encryption key, fast HTTP back-off, and mail to a closed port."""
-    return {
-        "TF_DB_SOCKET": db.socket, "TF_DB_USER": "root", "TF_DB_NAME": "terminfinder",
-        "TF_DATA_DIR": srcdir, "TF_SECRET_KEY": secret, "BASE_URL": base_url, "TF_LOG_LEVEL": "info",
-        "CALENDAR_ENCRYPTION_KEY": fernet_key, "TF_HTTP_TIMEOUT": "20", "TF_HTTP_BACKOFF_MS": "20",
-        "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(closed_port()), "MAIL_FROM": "praxis@example.org",
-    }
+    return cgi_settings(db, srcdir, secret, base_url, "info", fernet_key, smtp=True,
+                        TF_HTTP_TIMEOUT="20", TF_HTTP_BACKOFF_MS="20")
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -214,3 +254,92 @@ class CgiApp:
         if r.returncode != 0:
             raise RuntimeError(f"tf-admin {' '.join(args)} failed ({r.returncode}): {r.stderr.decode()}")
         return r.stdout.decode().strip()
+
+
+class CgiSetup:
+    """A temp dir (S.tmp) with a private MariaDB (S.db, in S.tmp/db_dir) and a random Fernet key
+    (S.fernet_key) for one test, plus whatever else it starts; S.finish() stops it all and removes the dir."""
+
+    def __init__(self, t, prefix, db_dir="db"):
+        self.t = t
+        self.tmp = tempfile.mkdtemp(prefix=prefix)
+        self.db = MariaDB(os.path.join(self.tmp, db_dir))
+        self.fernet_key = b64u(os.urandom(32)) + "="
+        self.config = None
+        self._cleanups = []
+
+    def add_cleanup(self, fn):
+        """fn() is called by finish() (in the order added, before MariaDB stops)."""
+        self._cleanups.append(fn)
+
+    def start(self, what, *services, then=None):
+        """Start MariaDB, then each service (an object with start() and stop(), stopped by finish()),
+        then call then(); on any failure stop everything and bail out with "{what} did not start"."""
+        for s in services:
+            self.add_cleanup(s.stop)
+        try:
+            self.db.start()
+            for s in services:
+                s.start()
+            if then is not None:
+                then()
+        except Exception as e:  # noqa: BLE001
+            self.bail(f"{what} did not start: {e}")
+
+    def bail(self, reason):
+        """finish(), then bail out of the test plan with reason."""
+        self.finish()
+        self.t.bail(reason)
+
+    @contextlib.contextmanager
+    def bail_on_error(self, what="set-up failed"):
+        """A block of set-up: an exception in it finishes and bails out with "{what}: {exception}"."""
+        try:
+            yield
+        except Exception as e:  # noqa: BLE001
+            self.bail(f"{what}: {e}")
+
+    def write_config(self, settings, name="terminfinder.env"):
+        """Write a config file into the temp dir; returns its path (the first one is S.config)."""
+        path = os.path.join(self.tmp, name)
+        write_config(path, settings)
+        if self.config is None:
+            self.config = path
+        return path
+
+    def add_doctor(self, app, email, name, slug=None, password=PASSWORD):
+        """tf-admin add-doctor (with --slug when given) through app: the new doctor's id."""
+        args = ["add-doctor", email, "--name", name] + (["--slug", slug] if slug else [])
+        return int(app.admin(*args, stdin=password + "\n"))
+
+    def prepare(self, app, doctors=("eva",), tokens=()):
+        """tf-admin migrate, add the doctors (keys of DOCTORS, password PASSWORD), issue a token for each
+        of tokens; bails out (after finish()) on failure. Returns the doctors' ids, then the tokens."""
+        with self.bail_on_error():
+            app.admin("migrate")
+            out = [self.add_doctor(app, *DOCTORS[d]) for d in doctors]
+            out += [app.admin("token", DOCTORS[d][0]) for d in tokens]
+        return out
+
+    def sql(self, q):
+        return self.db.sql(q).strip()
+
+    def count(self, q):
+        return int(self.sql(q))
+
+    def count_or_zero(self, q):
+        return int(self.sql(q) or 0)
+
+    def tool(self, prog, *args):
+        """Run a built program (tf-sync, tf-renew) with S.config; no sanitizer report allowed."""
+        r = subprocess.run([prog, *args], env=dict(os.environ, TF_CONFIG=self.config), capture_output=True,
+                           text=True, timeout=300)
+        assert not sanitizer_trouble(r.stderr), r.stderr[-3000:]
+        return r
+
+    def finish(self):
+        for fn in self._cleanups:
+            fn()
+        self._cleanups = []
+        self.db.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)

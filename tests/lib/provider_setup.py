@@ -29,7 +29,6 @@ import http.server
 import json
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 import threading
@@ -37,20 +36,12 @@ import time
 import traceback
 import urllib.parse
 
-from cgiapp import b64u, closed_port, redirect_location, sanitizer_trouble, write_config
-from mariadb import MariaDB
+import cgiapp
+from cgiapp import DOCTORS, PASSWORD, SECRET, built  # noqa: F401  (the provider tests import them from here)
+from cgiapp import cgi_settings, redirect_location
 
-SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
-PASSWORD = "richtig-geheim-123"
-DOCTORS = {"eva": ("eva@example.org", "Dr. Eva Ernst", "eva-ernst"),
-           "bob": ("bob@example.org", "Dr. Bob Berg", "bob-berg")}
 INTEGRATIONS_API = "/api/doctor/calendar-integrations"
 PROVIDER_ORDER = ("google", "outlook", "apple")     # the cards' order on /doctor/calendar-integrations
-
-
-def built(builddir, *programs):
-    """The paths of programs in the build directory (tf-calendar.fcgi, tf-admin, ...)."""
-    return [os.path.join(builddir, p) for p in programs]
 
 
 def oauth_paths(provider):
@@ -73,14 +64,10 @@ def app_settings(db, srcdir, secret, base_url, fernet_key, log_level="info", bac
     """The settings a provider test's app starts from: the private MariaDB, the source tree as data dir,
     the encryption key, HTTP timeout (and back-off unless backoff_ms is None), and (smtp) mail to a
     closed port."""
-    s = {"TF_DB_SOCKET": db.socket, "TF_DB_USER": "root", "TF_DB_NAME": "terminfinder",
-         "TF_DATA_DIR": srcdir, "TF_SECRET_KEY": secret, "BASE_URL": base_url, "TF_LOG_LEVEL": log_level,
-         "CALENDAR_ENCRYPTION_KEY": fernet_key, "TF_HTTP_TIMEOUT": "20"}
+    more = {"TF_HTTP_TIMEOUT": "20"}
     if backoff_ms is not None:
-        s["TF_HTTP_BACKOFF_MS"] = backoff_ms
-    if smtp:
-        s.update({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(closed_port()), "MAIL_FROM": "praxis@example.org"})
-    return s
+        more["TF_HTTP_BACKOFF_MS"] = backoff_ms
+    return cgi_settings(db, srcdir, secret, base_url, log_level, fernet_key, smtp, **more)
 
 
 def google_settings(g):
@@ -95,77 +82,9 @@ def microsoft_settings(m):
                 MICROSOFT_REDIRECT_URI=m.redirect_uris[0])
 
 
-class CgiSetup:
-    """A temp dir with a private MariaDB (S.db) and a random Fernet key (S.fernet_key) for one CGI test,
-    plus whatever else it starts; S.finish() stops it all and removes the dir."""
-
-    def __init__(self, t, prefix):
-        self.t = t
-        self.tmp = tempfile.mkdtemp(prefix=prefix)
-        self.db = MariaDB(os.path.join(self.tmp, "db"))
-        self.fernet_key = b64u(os.urandom(32)) + "="
-        self.config = None
-        self._cleanups = []
-
-    def add_cleanup(self, fn):
-        """fn() is called by finish() (in the order added, before MariaDB stops)."""
-        self._cleanups.append(fn)
-
-    def start(self, what, *services, then=None):
-        """Start MariaDB, then each service (an object with start() and stop(), stopped by finish()),
-        then call then(); on any failure stop everything and bail out with "{what} did not start"."""
-        for s in services:
-            self.add_cleanup(s.stop)
-        try:
-            self.db.start()
-            for s in services:
-                s.start()
-            if then is not None:
-                then()
-        except Exception as e:  # noqa: BLE001
-            self.finish()
-            self.t.bail(f"{what} did not start: {e}")
-
-    def write_config(self, settings, name="terminfinder.env"):
-        """Write a config file into the temp dir; returns its path (the first one is S.config)."""
-        path = os.path.join(self.tmp, name)
-        write_config(path, settings)
-        if self.config is None:
-            self.config = path
-        return path
-
-    def prepare(self, app, doctors=("eva",), tokens=()):
-        """tf-admin migrate, add the doctors (keys of DOCTORS, password PASSWORD), issue a token for each
-        of tokens; bails out (after finish()) on failure. Returns the doctors' ids, then the tokens."""
-        try:
-            app.admin("migrate")
-            out = []
-            for d in doctors:
-                email, name, slug = DOCTORS[d]
-                out.append(int(app.admin("add-doctor", email, "--name", name, "--slug", slug,
-                                         stdin=PASSWORD + "\n")))
-            for d in tokens:
-                out.append(app.admin("token", DOCTORS[d][0]))
-        except Exception as e:  # noqa: BLE001
-            self.finish()
-            self.t.bail(f"set-up failed: {e}")
-        return out
-
-    def sql(self, q):
-        return self.db.sql(q).strip()
-
-    def count(self, q):
-        return int(self.sql(q))
-
-    def count_or_zero(self, q):
-        return int(self.sql(q) or 0)
-
-    def tool(self, prog, *args):
-        """Run a built program (tf-sync, tf-renew) with S.config; no sanitizer report allowed."""
-        r = subprocess.run([prog, *args], env=dict(os.environ, TF_CONFIG=self.config), capture_output=True,
-                           text=True, timeout=300)
-        assert not sanitizer_trouble(r.stderr), r.stderr[-3000:]
-        return r
+class CgiSetup(cgiapp.CgiSetup):
+    """cgiapp.CgiSetup (temp dir, private MariaDB, Fernet key, prepare, sql, tool, finish) and a
+    provider connection stored as the OAuth callback does (connect_account)."""
 
     def connect_account(self, doctor_id, provider, account, tokens, calendars):
         """Store a connection as the OAuth callback does: a calendar_integrations row with the Fernet-
@@ -186,13 +105,6 @@ class CgiSetup:
         cal_ids = {c[0]: int(self.sql(f"SELECT id FROM integration_calendars WHERE remote_id = '{c[0]}'"))
                    for c in calendars}
         return iid, cal_ids
-
-    def finish(self):
-        for fn in self._cleanups:
-            fn()
-        self._cleanups = []
-        self.db.stop()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 class BridgeHandler(http.server.BaseHTTPRequestHandler):
