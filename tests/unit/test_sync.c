@@ -654,6 +654,27 @@ static void test_push_retry_and_crash(void **state)
 	sync_set_provider_override(NULL);
 }
 
+/* A row due at once carries the server's UTC_TIMESTAMP(); a run whose time() still says the previous
+ * second (time() is a coarse clock, a few milliseconds behind) must push it all the same. */
+static void test_push_due_with_lagging_clock(void **state)
+{
+	long long doc = new_doctor("lag"), id, appt, due;
+	struct sync_stats st;
+
+	(void)state;
+	fake_reset();
+	sync_set_provider_override(&fake_ops);
+	id = fake_connection(doc, "lag@example.org");
+	appt = book(doc, 3, 14, NULL);
+	due = q_int(STMT_TEST_SYNC_OUTBOX_ROW, DB_ARGS(DBP_INT(appt)), 1);
+	assert_true(due > 0);
+	assert_int_equal(sync_integration(db, conf, id, (time_t)due - 1, &st), 0);
+	assert_int_equal(st.pushed, 1);
+	assert_int_equal(fake_creates, 1);
+	assert_int_equal(q_int(STMT_TEST_SYNC_OUTBOX_OPEN, DB_ARGS(DBP_INT(appt)), 0), 0);
+	sync_set_provider_override(NULL);
+}
+
 static void test_auth_and_claims(void **state)
 {
 	long long doc = new_doctor("auth"), id, *ids = NULL;
@@ -1453,6 +1474,7 @@ int main(void)
 		cmocka_unit_test(test_choices),
 		cmocka_unit_test(test_push_create_update_cancel),
 		cmocka_unit_test(test_push_retry_and_crash),
+		cmocka_unit_test(test_push_due_with_lagging_clock),
 		cmocka_unit_test(test_auth_and_claims),
 		cmocka_unit_test(test_pull_busy_review_full),
 		cmocka_unit_test(test_disconnect),
