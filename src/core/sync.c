@@ -33,6 +33,7 @@
 #include "sync.h"
 #include "tztime.h"
 
+#define SYNC_PASSES_MAX      3         /* passes of one sync_integration call (requests during a run) */
 #define CLAIM_STALE_SECONDS  1800      /* a younger claim without its named lock is logged as taken over */
 #define PUSH_BATCH           200       /* appointments per run and path (outbox, catch-up) */
 #define SINK_BATCH           200       /* pull callbacks per transaction */
@@ -1107,7 +1108,8 @@ static int unclaim(struct db *db, long long id, time_t now)
 	return rc;
 }
 
-int sync_integration(struct db *db, struct conf *c, long long integration_id, time_t now,
+/* One pass of sync_integration: claim, push, pull, status, run row, unclaim. */
+static int sync_pass(struct db *db, struct conf *c, long long integration_id, time_t now,
 		     struct sync_stats *stats)
 {
 	struct timespec t0;
@@ -1259,6 +1261,65 @@ release:
 	ctx_video_reset(&r.ctx);
 	cals_free(&r);
 	integration_conn_free(&r.conn);
+	return ret;
+}
+
+/* The count of sync requests of a connection (sync_requests), or -1. */
+static long long sync_requests(struct db *db, long long integration_id)
+{
+	struct db_rows rows;
+	long long n;
+	int q = db_query_one(db, STMT_SYNC_REQUESTS_GET, DB_ARGS(DBP_INT(integration_id)), &rows);
+
+	if (q <= 0)
+		return -1;
+	n = db_cell_int(&rows, 0, 0, -1);
+	db_rows_free(&rows);
+	return n;
+}
+
+int sync_integration(struct db *db, struct conf *c, long long integration_id, time_t now,
+		     struct sync_stats *stats)
+{
+	struct sync_stats pass;
+	unsigned long long mine = 0;
+	long long later;
+	int ret = 0, r, i;
+
+	memset(stats, 0, sizeof(*stats));
+	for (i = 0; i < SYNC_PASSES_MAX; i++) {
+		/* count this request first: a run holding the connection sees it when it ends */
+		if (db_exec(db, STMT_SYNC_REQUEST_COUNT, DB_ARGS(DBP_INT(integration_id)), NULL, &mine) != TF_OK)
+			return -1;
+		r = sync_pass(db, c, integration_id, now, &pass);
+		if (i == 0)
+			stats->skipped = pass.skipped;
+		stats->pushed += pass.pushed;
+		stats->pulled += pass.pulled;
+		stats->requests += pass.requests;
+		stats->errors += pass.errors;
+		stats->duration_ms += pass.duration_ms;
+		if (!pass.skipped) {
+			str_copy(stats->status, pass.status, sizeof(stats->status));
+			str_copy(stats->last_error, pass.last_error, sizeof(stats->last_error));
+		}
+		if (r < 0)
+			return -1;
+		if (r > ret)
+			ret = r;
+		if (pass.skipped)
+			break;      /* the run holding it saw this request */
+		/* asked for again while this pass ran (a push notification that found it claimed):
+		 * the changes it announced may have come after this pass read the calendar */
+		later = sync_requests(db, integration_id);
+		if (later < 0)
+			return -1;
+		if ((unsigned long long)later == mine)
+			break;
+		log_info("sync: integration %lld: asked for again during the run; syncing once more",
+			 integration_id);
+		now += (time_t)((pass.duration_ms + 999) / 1000);
+	}
 	return ret;
 }
 

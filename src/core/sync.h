@@ -23,7 +23,10 @@ struct sync_stats {
  * connection first (sync_claimed_at, SELECT ... FOR UPDATE SKIP LOCKED) so two runs never sync it
  * at once; a claimed one is skipped (returns 0 with nothing done, stats->skipped = 1). A run also
  * holds the named lock terminfinder_sync_<id> on db's session, so the claim of a run that was
- * killed is free again at once (the server drops the lock with the session), not after 30 min. Returns 0 when the run ended
+ * killed is free again at once (the server drops the lock with the session), not after 30 min.
+ * Every call counts itself in sync_requests before claiming; a run that finds the count grew
+ * while it held the connection (a skipped call: a push notification during the run) syncs once
+ * more, at most 3 passes, stats summed. Returns 0 when the run ended
  * without errors, 1 when some items failed (counted in stats), -1 when it could not run. */
 int sync_integration(struct db *db, struct conf *c, long long integration_id, time_t now,
 		     struct sync_stats *stats);

@@ -149,8 +149,8 @@ static void after_answer(long long appointment_id)
 
 /* After the answer has gone out: sync the connections a push notification named, each after
  * renewing or recreating its push channels when a lifecycle event asked (the provider is not kept
- * waiting; a connection another run is syncing right now is skipped and taken by the next tf-sync
- * and tf-renew). */
+ * waiting; a connection another run is syncing right now is left to that run, which syncs once more
+ * when it is done; channels it could not renew are left to tf-renew). */
 static void sync_after_answer(const struct req_after *after, size_t n)
 {
 	struct sync_stats st;
@@ -170,7 +170,8 @@ static void sync_after_answer(const struct req_after *after, size_t n)
 			log_warn("webhook: integration %lld: push channels not renewed now; tf-renew retries", id);
 		r = sync_integration(db, app.conf, id, time(NULL), &st);
 		if (st.skipped)
-			log_info("webhook: integration %lld is being synced by another run; skipped", id);
+			log_info("webhook: integration %lld is being synced by another run; it syncs once more "
+				 "when done", id);
 		else if (r < 0)
 			log_warn("webhook: integration %lld could not be synced (database); tf-sync retries", id);
 	}

@@ -193,6 +193,7 @@ static int fake_etag_n;
 static enum prov_status fake_push_status = PROV_OK, fake_pull_status = PROV_OK;
 static int fake_stale_cursor, fake_incremental;
 static unsigned fake_creates, fake_deletes, fake_pulls;
+static void (*fake_during_pull)(void);   /* called once from the next pull, then cleared */
 
 static void fake_reset(void)
 {
@@ -336,6 +337,12 @@ static enum prov_status fake_pull(struct prov_ctx *c, const char *cal, const cha
 
 	c->requests++;
 	fake_pulls++;
+	if (fake_during_pull) {
+		void (*hook)(void) = fake_during_pull;
+
+		fake_during_pull = NULL;
+		hook();
+	}
 	if (fake_pull_status != PROV_OK) {
 		snprintf(c->error, sizeof(c->error), "Testkalender antwortet nicht.");
 		return fake_pull_status;
@@ -672,6 +679,76 @@ static void test_push_due_with_lagging_clock(void **state)
 	assert_int_equal(st.pushed, 1);
 	assert_int_equal(fake_creates, 1);
 	assert_int_equal(q_int(STMT_TEST_SYNC_OUTBOX_OPEN, DB_ARGS(DBP_INT(appt)), 0), 0);
+	sync_set_provider_override(NULL);
+}
+
+/* A push notification while a run holds the connection: the call from another session is skipped,
+ * and the running sync passes once more when it is done (the notified change may have come after
+ * its pull). */
+static long long during_id;
+static struct sync_stats during_st;
+static int during_rc;
+
+static void sync_from_other_session(void)
+{
+	char err[256];
+	struct db *other = db_connect(conf, err, sizeof(err));
+
+	assert_non_null(other);
+	during_rc = sync_integration(other, conf, during_id, time(NULL), &during_st);
+	db_close(other);
+}
+
+static long long sync_run_rows(long long id)
+{
+	struct db_rows rows;
+	long long n;
+
+	assert_int_equal(db_query_one(db, STMT_TEST_SYNC_COUNT_ROWS,
+				      DB_ARGS(DBP_INT(id), DBP_INT(id), DBP_INT(id), DBP_INT(id)), &rows), 1);
+	n = db_cell_int(&rows, 0, 3, -1);
+	db_rows_free(&rows);
+	return n;
+}
+
+static void test_request_during_run(void **state)
+{
+	long long doc = new_doctor("during"), id, runs;
+	struct sync_stats st;
+	unsigned pulls;
+
+	(void)state;
+	fake_reset();
+	sync_set_provider_override(&fake_ops);
+	id = fake_connection(doc, "during@example.org");
+	assert_int_equal(sync_now(id, &st), 0);          /* first full sync */
+	runs = sync_run_rows(id);
+	pulls = fake_pulls;
+	/* nobody asks during the run: one pass */
+	assert_int_equal(sync_now(id, &st), 0);
+	assert_int_equal(sync_run_rows(id), runs + 1);
+	assert_true(fake_pulls > pulls);
+	pulls = fake_pulls - pulls;                      /* pulls of one pass */
+	/* a notification during the run: skipped there, a second pass here */
+	during_id = id;
+	memset(&during_st, 0, sizeof(during_st));
+	fake_during_pull = sync_from_other_session;
+	runs = sync_run_rows(id);
+	{
+		unsigned before = fake_pulls;
+
+		assert_int_equal(sync_now(id, &st), 0);
+		assert_null(fake_during_pull);
+		assert_int_equal(during_rc, 0);
+		assert_int_equal(during_st.skipped, 1);
+		assert_int_equal(st.skipped, 0);
+		assert_int_equal(sync_run_rows(id), runs + 2);
+		assert_int_equal(fake_pulls - before, 2 * pulls);
+		assert_string_equal(st.status, "active");
+	}
+	/* and the next call is one pass again */
+	assert_int_equal(sync_now(id, &st), 0);
+	assert_int_equal(sync_run_rows(id), runs + 3);
 	sync_set_provider_override(NULL);
 }
 
@@ -1475,6 +1552,7 @@ int main(void)
 		cmocka_unit_test(test_push_create_update_cancel),
 		cmocka_unit_test(test_push_retry_and_crash),
 		cmocka_unit_test(test_push_due_with_lagging_clock),
+		cmocka_unit_test(test_request_during_run),
 		cmocka_unit_test(test_auth_and_claims),
 		cmocka_unit_test(test_pull_busy_review_full),
 		cmocka_unit_test(test_disconnect),
