@@ -125,7 +125,8 @@ int request_init(struct request *req, char **envp)
 
 	memset(req, 0, sizeof(*req));
 	req->envp = envp;
-	buf_init(&req->body, REQ_MAX_BODY);
+	buf_init(&req->body, REQ_MAX_BODY_LARGE);
+	req->max_body = REQ_MAX_BODY;
 	req->method = method_parse(request_env(req, "REQUEST_METHOD"));
 	req->authorization = request_env(req, "HTTP_AUTHORIZATION");
 	req->content_type = request_env(req, "CONTENT_TYPE");
@@ -153,8 +154,8 @@ int request_init(struct request *req, char **envp)
 	if (cl && *cl) {
 		if (request_parse_length(cl, &req->content_length) < 0)
 			return 400;
-		if (req->content_length > REQ_MAX_BODY)
-			return 413;
+		if (req->content_length > REQ_MAX_BODY_LARGE)
+			return 413;   /* over every route's limit (the router applies the route's) */
 	}
 
 	qs = request_env(req, "QUERY_STRING");
@@ -188,7 +189,7 @@ int request_read_body(struct request *req, req_read_fn fn, void *ud)
 	char err[128];
 	long n;
 
-	if (left > REQ_MAX_BODY)
+	if (left > req->max_body)
 		return 413;
 	while (left > 0) {
 		n = fn(ud, chunk, left < sizeof(chunk) ? left : sizeof(chunk));
@@ -206,7 +207,7 @@ int request_read_body(struct request *req, req_read_fn fn, void *ud)
 		return 0;
 	}
 	if (content_type_is(req->content_type, "application/json")) {
-		req->json = json_body_parse(req->body.data, req->body.len, REQ_MAX_BODY, &rc, err,
+		req->json = json_body_parse(req->body.data, req->body.len, req->max_body, &rc, err,
 					    sizeof(err));
 		if (!req->json)
 			return rc == TF_ERR_TOOBIG ? 413 : 400;

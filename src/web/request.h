@@ -13,6 +13,8 @@
 #define REQ_MAX_PATH   2048           /* bytes in the (decoded) path */
 #define REQ_MAX_QUERY  8192           /* bytes in QUERY_STRING */
 #define REQ_MAX_BODY   (64 * 1024)    /* bytes in a request body; more → 413 unread */
+#define REQ_MAX_BODY_LARGE (1024 * 1024) /* the same for routes flagged ROUTE_LARGE_BODY (Graph's
+					    notification batches); nginx.conf.example's client_max_body_size */
 #define REQ_MAX_PARAMS 2              /* path parameters of one route ("/x/{id}/y") */
 #define REQ_PARAM_MAX  64             /* bytes in one path parameter's value */
 #define REQ_IDEM_KEY_MAX 255          /* Idempotency-Key: 1..255 visible ASCII characters */
@@ -65,6 +67,7 @@ struct request {
 	const char *remote_addr;
 	const char *idempotency_key;  /* HTTP_IDEMPOTENCY_KEY (unchecked; see request_idempotency_key) */
 	size_t content_length;
+	size_t max_body;              /* REQ_MAX_BODY, or REQ_MAX_BODY_LARGE (set by the router) */
 	struct buf body;
 
 	/* set by the router */
@@ -102,10 +105,11 @@ int request_sync_after(struct request *req, long long integration_id, int mainta
 
 /* Parse the CGI variables in envp (not copied; must outlive req). Returns 0, or the HTTP status
  * to answer with: 400 (bad path, query or Content-Length), 413 (Content-Length over
- * REQ_MAX_BODY; nothing is read). req is always initialised and must be freed with request_free. */
+ * REQ_MAX_BODY_LARGE; nothing is read). req is always initialised and must be freed with request_free. */
 int request_init(struct request *req, char **envp);
 /* Read CONTENT_LENGTH body bytes through fn (req->read_fn) and decode them by content type (urlencoded → form,
- * application/json → json). Returns 0, or 400 (short or malformed body), 413, 415 (other type). */
+ * application/json → json). Returns 0, or 400 (short or malformed body), 413 (over req->max_body:
+ * nothing is read), 415 (other type). */
 int request_read_body(struct request *req, req_read_fn fn, void *ud);
 void request_free(struct request *req);
 /* Nonzero when the body's type is application/x-www-form-urlencoded (a browser's form). */

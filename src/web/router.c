@@ -32,8 +32,10 @@ static const struct route routes[] = {
 	/* push notifications from calendar providers (the handler checks channel and token) */
 	{ HTTP_POST, "/webhooks/calendar/google",         webhook_google_post,   ROUTE_WEBHOOK | ROUTE_DB },
 	/* Microsoft Graph: the validation handshake needs no database (the handler connects later) */
-	{ HTTP_POST, "/webhooks/calendar/outlook",        webhook_outlook_post,  ROUTE_WEBHOOK },
-	{ HTTP_POST, "/webhooks/calendar/outlook/lifecycle", webhook_outlook_lifecycle_post, ROUTE_WEBHOOK },
+	{ HTTP_POST, "/webhooks/calendar/outlook",        webhook_outlook_post,
+	  ROUTE_WEBHOOK | ROUTE_LARGE_BODY },
+	{ HTTP_POST, "/webhooks/calendar/outlook/lifecycle", webhook_outlook_lifecycle_post,
+	  ROUTE_WEBHOOK | ROUTE_LARGE_BODY },
 
 	/* calendar connections (CalDAV issue): connect iCloud/CalDAV (JSON or the page's form), sync
 	 * now, disconnect, per-connection settings */
@@ -243,6 +245,12 @@ void router_dispatch(struct app *app, struct request *req, struct response *rs)
 		req->api = 0;   /* the page's form: answers are pages and redirects */
 	if (rt && (rt->flags & ROUTE_HTML))
 		req->api = 0;   /* a browser navigation under /api/ (OAuth callback) */
+	/* the body limit first, as the contract says, whatever the route: the route's own limit, else
+	 * the default one */
+	if (req->content_length > (rt && (rt->flags & ROUTE_LARGE_BODY) ? REQ_MAX_BODY_LARGE : REQ_MAX_BODY)) {
+		error_respond(app, req, rs, 413, NULL);
+		goto out;
+	}
 	if (!rt) {
 		if (known) {
 			resp_header(rs, "Allow", allow.data);
@@ -253,6 +261,8 @@ void router_dispatch(struct app *app, struct request *req, struct response *rs)
 		goto out;
 	}
 
+	if (rt->flags & ROUTE_LARGE_BODY)
+		req->max_body = REQ_MAX_BODY_LARGE;
 	st = request_read_body(req, req->read_fn, req->read_ud);
 	if (st) {
 		error_respond(app, req, rs, st, NULL);

@@ -41,6 +41,7 @@ enum {
 				   provider's own token), JSON errors without detail, never a cookie */
 	ROUTE_HTML = 1 << 8,    /* a route under /api/ that a browser navigates to (OAuth callback):
 				   HTML answers, no session → login redirect */
+	ROUTE_LARGE_BODY = 1 << 10, /* bodies up to REQ_MAX_BODY_LARGE instead of REQ_MAX_BODY */
 };
 
 typedef void (*route_handler)(struct app *app, struct request *req, struct response *rs);

@@ -9,7 +9,7 @@
 #include "web.h"
 
 #define OUTLOOK_VALIDATION_MAX 1024   /* bytes in a validationToken we echo */
-#define OUTLOOK_ITEMS_MAX      200    /* notifications looked at in one POST */
+#define OUTLOOK_ITEMS_MAX      1000   /* notifications looked at in one POST (1 MiB holds ~1500) */
 
 /* The validation handshake: Graph POSTs ?validationToken=... to both URLs when a subscription is
  * created and wants the decoded token back, 200 text/plain, within 10 s. Answered at once, before
@@ -63,8 +63,9 @@ static int lifecycle_event(const char *name, enum channel_event *ev)
  * (Graph wants 2xx within 3 s: the provider work waits until after the answer); 403 when the
  * only known subscriptions came with a wrong clientState, 404 when none was known, 400 for a body
  * that is not a notification; 503 on a database failure (Graph retries 5xx).
- * Limits: the router's 64 KiB body limit (a larger batch is answered 413 and dropped by Graph;
- * tf-sync's regular pull still sees the changes), OUTLOOK_ITEMS_MAX items, REQ_AFTER_MAX
+ * Limits: bodies up to REQ_MAX_BODY_LARGE (1 MiB: the route is ROUTE_LARGE_BODY, since Graph batches
+ * notifications; a larger one is answered 413 and tf-sync's regular pull still sees the changes),
+ * OUTLOOK_ITEMS_MAX items, REQ_AFTER_MAX
  * connections synced per POST (more are left to tf-sync). A change in the moment between Graph's
  * 201 and our storing the subscription id is refused as unknown; the sync after the
  * subscription's creation (or tf-sync) covers it. */

@@ -244,6 +244,23 @@ with t.case("one POST naming two connections' subscriptions: 202, both connectio
     # and each connection's subscription only with its own clientState
     assert notify([item(osub["id"], CS)]).status == 403
 
+with t.case("a batch over 64 KiB (Graph batches notifications): 202 and one sync; over 1 MiB → 413, nothing synced"):
+    n0 = runs()
+    batch = [item(SUB, CS, "updated") for _ in range(300)]
+    body = json.dumps({"value": batch}).encode()
+    assert 64 * 1024 < len(body) < 1024 * 1024, len(body)
+    r = A.cgi("POST", HOOK, body=body, ctype="application/json")
+    assert r.status == 202, r
+    assert runs() == n0 + 1, (runs(), n0)
+    big = json.dumps({"value": [item(SUB, CS)] * 3000}).encode()
+    assert len(big) > 1024 * 1024, len(big)
+    r = A.cgi("POST", HOOK, body=big, ctype="application/json")
+    assert r.status == 413, r
+    assert runs() == n0 + 1, (runs(), n0)
+    # other routes keep the 64 KiB limit
+    r = A.cgi("POST", "/api/appointments", body=body, ctype="application/json")
+    assert r.status == 413, r
+
 # ---------------------------------------------------------------- lifecycle events
 with t.case("lifecycle reauthorizationRequired → 202, the subscription renewed (PATCH) after the answer, then a sync"):
     n0 = runs()
