@@ -184,32 +184,6 @@ static int arg_int(json_t *args, const char *key, long min, long max, long *out)
 	return -1;
 }
 
-/* Trim blanks into out[outlen]: the length, or (size_t)-1 when it does not fit. */
-static size_t trim_copy(const char *s, char *out, size_t outlen)
-{
-	size_t n;
-
-	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-		s++;
-	n = strlen(s);
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
-		n--;
-	if (n >= outlen)
-		return (size_t)-1;
-	memcpy(out, s, n);
-	out[n] = '\0';
-	return n;
-}
-
-static void hm_format(const char *tz, time_t t, char out[6])
-{
-	struct civil c;
-
-	if (tz_utc_to_local(tz, t, &c) < 0)
-		memset(&c, 0, sizeof(c));
-	snprintf(out, 6, "%02u:%02u", (unsigned)c.hour % 24u, (unsigned)c.minute % 60u);
-}
-
 /* "Tuesday, November 24 at 02:00 PM" (the seed's form). */
 static void when_en(const struct civil *c, char *out, size_t outlen)
 {
@@ -243,7 +217,7 @@ static long free_times(struct agent_env *env, const struct civil *date,
 		return -1;
 	*arr = json_array();
 	for (i = 0; i < n && (max == 0 || (size_t)i < max); i++) {
-		hm_format(env->doctor->timezone, slots[i], hm);
+		tz_format_hm(env->doctor->timezone, slots[i], hm);
 		json_array_append_new(*arr, json_string(hm));
 	}
 	if (text && avail_summary(env->doctor->timezone, slots, (size_t)n, text) < 0)
@@ -383,30 +357,23 @@ static json_t *refuse_time(struct agent_env *env, const char *code, const struct
 	return out;
 }
 
-/* The answer object of a booked appointment (agent.h). */
+/* The answer object of a booked appointment (agent.h); cancel_url from the booking's answer. */
 static json_t *appointment_json(struct agent_env *env, const struct booking_result *r)
 {
 	const struct appointment *a = &r->appt;
-	struct civil s, e;
-	char start[20], end[20];
-	const char *url = NULL;
-	json_t *body = r->json ? json_loads(r->json, 0, NULL) : NULL, *o;
+	char start[17], end[17];
+	json_t *body = r->json ? json_loads(r->json, 0, NULL) : NULL, *o = NULL;
 
-	if (tz_utc_to_local(env->doctor->timezone, a->start, &s) < 0 ||
-	    tz_utc_to_local(env->doctor->timezone, a->end, &e) < 0) {
-		json_decref(body);
-		return NULL;
-	}
-	snprintf(start, sizeof(start), "%04d-%02d-%02dT%02d:%02d", s.year, s.month, s.day, s.hour, s.minute);
-	snprintf(end, sizeof(end), "%04d-%02d-%02dT%02d:%02d", e.year, e.month, e.day, e.hour, e.minute);
-	if (body)
-		url = json_string_value(json_object_get(body, "cancel_url"));
-	o = json_pack("{s:I, s:s, s:s, s:s, s:i, s:s, s:s, s:b, s:s?, s:s, s:s?}",
-		      "id", (json_int_t)a->id, "service", a->service_name, "start", start, "end", end,
-		      "duration_minutes", (int)((a->end - a->start) / 60), "customer_name",
-		      a->patient_name, "customer_email", a->patient_email, "create_meet", a->create_meet,
-		      "video_link", a->video_link[0] ? a->video_link : NULL, "status",
-		      a->status[0] ? a->status : "confirmed", "cancel_url", url);
+	tz_format_iso_local(env->doctor->timezone, a->start, start);
+	tz_format_iso_local(env->doctor->timezone, a->end, end);
+	if (start[0] && end[0])
+		o = json_pack("{s:I, s:s, s:s, s:s, s:i, s:s, s:s, s:b, s:s?, s:s, s:s?}",
+			      "id", (json_int_t)a->id, "service", a->service_name, "start", start, "end", end,
+			      "duration_minutes", (int)((a->end - a->start) / 60), "customer_name",
+			      a->patient_name, "customer_email", a->patient_email, "create_meet",
+			      a->create_meet, "video_link", a->video_link[0] ? a->video_link : NULL,
+			      "status", a->status[0] ? a->status : "confirmed", "cancel_url",
+			      json_string_value(json_object_get(body, "cancel_url")));
 	json_decref(body);
 	return o;
 }
@@ -433,14 +400,14 @@ static json_t *tool_book(struct agent_env *env, json_t *args)
 	buf_init(&names, 8192);
 
 	if (arg_string(args, "customer_name", BOOKING_NAME_MAX * 4, &s_name) <= 0 ||
-	    trim_copy(s_name, name, sizeof(name)) == (size_t)-1 || !practice_text_valid(name)) {
+	    str_trim_copy(s_name, name, sizeof(name)) == (size_t)-1 || !practice_text_valid(name)) {
 		out = tool_error("invalid_argument", "customer_name", NULL,
 				 "customer_name is missing or invalid (at most %d characters of text). "
 				 "Ask the patient for their full name.", BOOKING_NAME_MAX);
 		goto out;
 	}
 	if (arg_string(args, "customer_email", BOOKING_EMAIL_MAX * 2, &s_email) <= 0 ||
-	    trim_copy(s_email, email, sizeof(email)) == (size_t)-1 || !doctor_email_valid(email)) {
+	    str_trim_copy(s_email, email, sizeof(email)) == (size_t)-1 || !doctor_email_valid(email)) {
 		out = tool_error("invalid_argument", "customer_email", NULL,
 				 "customer_email is missing or not a valid e-mail address. Ask the "
 				 "patient for their e-mail address.");
@@ -962,47 +929,6 @@ out:
 	return st;
 }
 
-/* 1 when s is valid UTF-8 without control characters other than \n and \t. */
-static int message_text_ok(const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s, *e = p + n;
-	unsigned cp;
-	int k;
-
-	while (p < e) {
-		if (*p < 0x80) {
-			if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7F)
-				return 0;
-			p++;
-			continue;
-		}
-		if ((*p & 0xE0) == 0xC0) {
-			cp = *p & 0x1F;
-			k = 1;
-		} else if ((*p & 0xF0) == 0xE0) {
-			cp = *p & 0x0F;
-			k = 2;
-		} else if ((*p & 0xF8) == 0xF0) {
-			cp = *p & 0x07;
-			k = 3;
-		} else {
-			return 0;
-		}
-		if (e - p <= k)
-			return 0;
-		for (int j = 1; j <= k; j++) {
-			if ((p[j] & 0xC0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (p[j] & 0x3F);
-		}
-		if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-		    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0x80 && cp <= 0x9F))
-			return 0;
-		p += k + 1;
-	}
-	return 1;
-}
-
 static enum agent_status answer_fail(struct agent_answer *a, enum agent_status st,
 				     const char *field, const char *msg)
 {
@@ -1101,7 +1027,7 @@ enum agent_status agent_chat(struct db *db, struct conf *c, const struct agent_r
 	n = strlen(p);
 	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\n' || p[n - 1] == '\r'))
 		n--;
-	if (n == 0 || n > AGENT_MESSAGE_MAX || !message_text_ok(p, n)) {
+	if (n == 0 || n > AGENT_MESSAGE_MAX || !utf8_text_valid(p, n, UTF8_TAB | UTF8_LF)) {
 		st = answer_fail(a, AGENT_INVALID, "message", n == 0 ?
 				 "Die Nachricht (message) ist leer." : n > AGENT_MESSAGE_MAX ?
 				 "Die Nachricht (message) ist zu lang: höchstens 1000 Bytes." :

@@ -608,33 +608,6 @@ static int is_sep(char ch)
 	       ch == '(' || ch == ')' || ch == '<' || ch == '>';
 }
 
-/* Length of the valid UTF-8 sequence at s (shortest form, no surrogates, at most U+10FFFF;
- * n bytes available), or 0 when it is not one. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		len = 2;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-		len = 3;
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-		len = 4;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++)
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-	if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F) ||
-	    (s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] > 0x8F))
-		return 0;
-	return len;
-}
-
 /* Copy the message into out[len + 1]: bytes that are not valid UTF-8, and control characters
  * other than \n and \t, become spaces (the API refuses them; this keeps every reply and the
  * stored state valid UTF-8 whoever calls). */
@@ -644,7 +617,7 @@ static void clean_copy(const char *msg, size_t len, char *out)
 	size_t i = 0, k;
 
 	while (i < len) {
-		k = utf8_seq(p + i, len - i);
+		k = utf8_seq_valid(p + i, len - i);
 		if (k == 0 || (k == 1 && ((p[i] < 0x20 && p[i] != '\n' && p[i] != '\t') || p[i] == 0x7F)) ||
 		    (k == 2 && p[i] == 0xC2 && p[i + 1] < 0xA0)) {
 			out[i++] = ' ';

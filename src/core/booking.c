@@ -164,20 +164,6 @@ static void result_reset(struct booking_result *r)
 
 /* ------------------------------------------------------------------ time */
 
-/* "2026-11-24T09:00" of UTC time t in tz ("" when tz is unusable). */
-static void local_iso(const char *tz, time_t t, char out[17])
-{
-	struct civil c;
-
-	if (tz_utc_to_local(tz, t, &c) < 0) {
-		out[0] = '\0';
-		return;
-	}
-	snprintf(out, 17, "%04u-%02u-%02uT%02u:%02u", (unsigned)c.year % 10000u,
-		 (unsigned)c.month % 100u, (unsigned)c.day % 100u, (unsigned)c.hour % 100u,
-		 (unsigned)c.minute % 100u);
-}
-
 static int civil_time_valid(const struct civil *c)
 {
 	return civil_date_valid(c->year, c->month, c->day) && c->hour >= 0 && c->hour <= 23 &&
@@ -689,8 +675,8 @@ static enum tx_outcome create_tx(struct db *db, struct create_ctx *x, struct boo
 	if (mail_enqueue(db, (long long)new_id, MAIL_CONFIRMATION, 0) != TF_OK)
 		goto db_fail;
 
-	local_iso(d.timezone, start, start_iso);
-	local_iso(d.timezone, end, end_iso);
+	tz_format_iso_local(d.timezone, start, start_iso);
+	tz_format_iso_local(d.timezone, end, end_iso);
 	cancel_url(x->c, token, url, sizeof(url));
 	if (set_json(r, json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)new_id,
 				  "start", start_iso, "end", end_iso, "status", "confirmed",
@@ -1113,8 +1099,8 @@ static enum tx_outcome reschedule_tx(struct db *db, const struct avail_limits *s
 	r->http_status = 200;
 	r->field = NULL;
 	str_copy(r->message, "Der Termin wurde verschoben.", sizeof(r->message));
-	local_iso(d.timezone, start, start_iso);
-	local_iso(d.timezone, end, end_iso);
+	tz_format_iso_local(d.timezone, start, start_iso);
+	tz_format_iso_local(d.timezone, end, end_iso);
 	if (set_json(r, json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)id, "start", start_iso,
 				  "end", end_iso, "status", "confirmed")) < 0)
 		log_warn("booking: cannot build the JSON answer of moved appointment %lld", id);

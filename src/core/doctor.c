@@ -223,34 +223,6 @@ void doctor_slug_from_name(const char *name, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
-/* 1 when s is valid UTF-8 without control characters. */
-static int text_ok(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p) {
-		size_t l = utf8_seq_len(*p), i;
-
-		if (*p < 0x20 || *p == 0x7f)
-			return 0;
-		if (l == 1 && *p >= 0x80)
-			return 0;
-		for (i = 1; i < l; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				return 0;
-		/* Overlong 3/4-byte forms and surrogates. */
-		if (l == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0)))
-			return 0;
-		if (l == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90)))
-			return 0;
-		/* C1 control characters U+0080..U+009F. */
-		if (l == 2 && p[0] == 0xc2 && p[1] < 0xa0)
-			return 0;
-		p += l;
-	}
-	return 1;
-}
-
 /* 1 for a time zone name like "Europe/Berlin" that the system knows. */
 static int timezone_ok(const char *tz)
 {
@@ -364,7 +336,7 @@ enum tf_err doctor_create(struct db *db, const char *email, const char *name, co
 	}
 	memcpy(nm, name, len);
 	nm[len] = '\0';
-	if (!text_ok(nm)) {
+	if (!utf8_text_valid(nm, strlen(nm), 0)) {
 		snprintf(err, errlen, "invalid name: not UTF-8 text or contains control characters");
 		return TF_ERR_INVALID;
 	}

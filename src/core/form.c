@@ -55,47 +55,6 @@ const char *kv_get(const struct kvlist *l, const char *name)
 	return NULL;
 }
 
-/* 1 when s[n] is well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF). */
-static int utf8_ok(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t len, k;
-		unsigned long cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			len = 2;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			len = 3;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if (n - i < len)
-			return 0;
-		for (k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += len;
-	}
-	return 1;
-}
-
 /* Percent-decode s[n] into a new string of at most max bytes (NUL-free UTF-8). */
 static enum tf_err decode_part(const char *s, size_t n, size_t max, char **out)
 {
@@ -111,7 +70,7 @@ static enum tf_err decode_part(const char *s, size_t n, size_t max, char **out)
 		buf_free(&b);
 		return TF_ERR_TOOBIG;
 	}
-	if (!utf8_ok((const unsigned char *)b.data, b.len)) {
+	if (!utf8_valid(b.data, b.len)) {
 		buf_free(&b);
 		return TF_ERR_INVALID;
 	}

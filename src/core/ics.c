@@ -45,42 +45,13 @@ void ics_uid_for_appointment(long long id, const char *base_url, char *out, size
 	snprintf(out, outlen, "terminfinder-appointment-%lld@%s", id, host);
 }
 
-/* 1 when s is well-formed UTF-8 without control characters other than TAB, CR and LF. */
+/* 1 when s is at most max bytes of well-formed UTF-8 without control characters other than TAB,
+ * CR and LF. */
 static int text_ok(const char *s, size_t max)
 {
-	const unsigned char *p = (const unsigned char *)s;
 	size_t len = strlen(s);
 
-	if (len > max)
-		return 0;
-	while (*p) {
-		unsigned char c = *p;
-		int extra;
-
-		if (c < 0x80) {
-			if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f)
-				return 0;
-			p++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			extra = 1;
-		else if (c >= 0xe0 && c <= 0xef)
-			extra = 2;
-		else if (c >= 0xf0 && c <= 0xf4)
-			extra = 3;
-		else
-			return 0;
-		/* overlongs, surrogates and > U+10FFFF */
-		if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0) ||
-		    (c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] >= 0x90))
-			return 0;
-		for (int i = 1; i <= extra; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				return 0;
-		p += extra + 1;
-	}
-	return 1;
+	return len <= max && utf8_text_valid(s, len, UTF8_TAB | UTF8_LF | UTF8_CR | UTF8_C1);
 }
 
 /* An e-mail address that can stand in a mailto: URI: printable ASCII, one '@', none of the

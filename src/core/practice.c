@@ -48,61 +48,7 @@ static void err_clear(struct practice_err *e)
 
 int practice_text_valid(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-
-	if (!p)
-		return 0;
-	while (*p) {
-		size_t l, i;
-
-		if (*p < 0x80) {
-			if (*p < 0x20 || *p == 0x7f)
-				return 0;
-			p++;
-			continue;
-		}
-		if (*p >= 0xc2 && *p <= 0xdf)
-			l = 2;
-		else if (*p >= 0xe0 && *p <= 0xef)
-			l = 3;
-		else if (*p >= 0xf0 && *p <= 0xf4)
-			l = 4;
-		else
-			return 0;
-		for (i = 1; i < l; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				return 0;
-		/* Overlong forms, surrogates, code points above U+10FFFF, C1 controls. */
-		if (l == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0)))
-			return 0;
-		if (l == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90)))
-			return 0;
-		if (l == 2 && p[0] == 0xc2 && p[1] < 0xa0)
-			return 0;
-		p += l;
-	}
-	return 1;
-}
-
-/* Copy s without surrounding blanks (space, tab, CR, LF) into out[outlen]. Returns the trimmed
- * length, or (size_t)-1 when it does not fit. */
-static size_t trim_copy(const char *s, char *out, size_t outlen)
-{
-	size_t len;
-
-	if (!s)
-		s = "";
-	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
-		s++;
-	len = strlen(s);
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' ||
-			   s[len - 1] == '\n'))
-		len--;
-	if (len >= outlen)
-		return (size_t)-1;
-	memcpy(out, s, len);
-	out[len] = '\0';
-	return len;
+	return s && utf8_text_valid(s, strlen(s), 0);
 }
 
 /* Lock the doctor row inside the open transaction: 1 found, 0 not, -1 error. */
@@ -141,7 +87,7 @@ enum tf_err practice_profile_update(struct db *db, long long doctor_id,
 	int bl;
 
 	err_clear(e);
-	if (trim_copy(p->practice_name, name, sizeof(name)) == (size_t)-1) {
+	if (str_trim_copy(p->practice_name, name, sizeof(name)) == (size_t)-1) {
 		err_field(e, "practice_name", "Der Praxisname ist zu lang (höchstens %d Zeichen).",
 			  PRACTICE_NAME_MAX);
 		return TF_ERR_INVALID;
@@ -150,7 +96,7 @@ enum tf_err practice_profile_update(struct db *db, long long doctor_id,
 		err_field(e, "practice_name", "Der Praxisname enthält ungültige Zeichen.");
 		return TF_ERR_INVALID;
 	}
-	if (trim_copy(p->practice_address, addr, sizeof(addr)) == (size_t)-1) {
+	if (str_trim_copy(p->practice_address, addr, sizeof(addr)) == (size_t)-1) {
 		err_field(e, "practice_address", "Die Adresse ist zu lang (höchstens %d Zeichen).",
 			  PRACTICE_ADDRESS_MAX);
 		return TF_ERR_INVALID;
@@ -164,7 +110,7 @@ enum tf_err practice_profile_update(struct db *db, long long doctor_id,
 		err_field(e, "bundesland", "Bitte wählen Sie ein Bundesland aus der Liste.");
 		return TF_ERR_INVALID;
 	}
-	if (trim_copy(p->timezone, tz, sizeof(tz)) == (size_t)-1 || !tz[0] || !tz_valid(tz)) {
+	if (str_trim_copy(p->timezone, tz, sizeof(tz)) == (size_t)-1 || !tz[0] || !tz_valid(tz)) {
 		err_field(e, "timezone", "Unbekannte Zeitzone (erwartet z. B. „Europe/Berlin“).");
 		return TF_ERR_INVALID;
 	}
@@ -399,7 +345,7 @@ int practice_hours_parse(int weekday, const char *text, struct practice_interval
 	}
 	p = skip_blanks(p);
 	/* "geschlossen" (any case) or "-" mean closed, like an empty field. */
-	if (trim_copy(p, low, sizeof(low)) != (size_t)-1) {
+	if (str_trim_copy(p, low, sizeof(low)) != (size_t)-1) {
 		for (i = 0; low[i]; i++)
 			if (low[i] >= 'A' && low[i] <= 'Z')
 				low[i] = (char)(low[i] - 'A' + 'a');
@@ -538,7 +484,7 @@ enum tf_err practice_closure_add(struct db *db, long long doctor_id, const struc
 		err_field(e, "end_date", "Eine Schließzeit darf höchstens zwei Jahre dauern.");
 		return TF_ERR_INVALID;
 	}
-	if (trim_copy(reason, why, sizeof(why)) == (size_t)-1) {
+	if (str_trim_copy(reason, why, sizeof(why)) == (size_t)-1) {
 		err_field(e, "reason", "Der Grund ist zu lang (höchstens %d Zeichen).",
 			  PRACTICE_REASON_MAX);
 		return TF_ERR_INVALID;
@@ -649,7 +595,7 @@ int practice_service_by_name(struct db *db, long long doctor_id, const char *nam
 {
 	char nm[PRACTICE_SERVICE_NAME_MAX + 1];
 
-	if (trim_copy(name, nm, sizeof(nm)) == (size_t)-1 || !nm[0])
+	if (str_trim_copy(name, nm, sizeof(nm)) == (size_t)-1 || !nm[0])
 		return 0;
 	/* The column's collation (utf8mb4_unicode_ci) compares case-insensitively. */
 	return service_lookup(db, STMT_PRACTICE_SERVICE_BY_NAME,
@@ -670,7 +616,7 @@ int practice_service_check(const struct practice_service *s, struct practice_err
 	char nm[PRACTICE_SERVICE_NAME_MAX + 1];
 	size_t len;
 
-	len = trim_copy(s->name, nm, sizeof(nm));
+	len = str_trim_copy(s->name, nm, sizeof(nm));
 	if (len == 0 || len == (size_t)-1) {
 		err_field(e, "name", "Der Name der Leistung muss 1 bis %d Zeichen lang sein.",
 			  PRACTICE_SERVICE_NAME_MAX);
@@ -724,7 +670,7 @@ enum tf_err practice_service_add(struct db *db, long long doctor_id,
 	*id = 0;
 	if (practice_service_check(s, e) < 0)
 		return TF_ERR_INVALID;
-	trim_copy(s->name, nm, sizeof(nm));
+	str_trim_copy(s->name, nm, sizeof(nm));
 	found = practice_service_by_name(db, doctor_id, nm, &other);
 	if (found < 0)
 		return TF_ERR_DB;
@@ -760,7 +706,7 @@ enum tf_err practice_service_update(struct db *db, long long doctor_id,
 	err_clear(e);
 	if (practice_service_check(s, e) < 0)
 		return TF_ERR_INVALID;
-	trim_copy(s->name, nm, sizeof(nm));
+	str_trim_copy(s->name, nm, sizeof(nm));
 	found = practice_service_by_id(db, doctor_id, s->id, &other);
 	if (found <= 0)
 		return found < 0 ? TF_ERR_DB : TF_ERR_NOTFOUND;

@@ -188,6 +188,35 @@ void civil_format_date(const struct civil *c, char out[11])
 	str_copy(out, tmp, 11);
 }
 
+void tz_format_hm(const char *tz, time_t t, char out[6])
+{
+	struct civil c;
+
+	if (tz_utc_to_local(tz, t, &c) < 0) {
+		str_copy(out, "--:--", 6);
+		return;
+	}
+	out[0] = (char)('0' + (unsigned)c.hour % 24 / 10);
+	out[1] = (char)('0' + (unsigned)c.hour % 24 % 10);
+	out[2] = ':';
+	out[3] = (char)('0' + (unsigned)c.minute % 60 / 10);
+	out[4] = (char)('0' + (unsigned)c.minute % 60 % 10);
+	out[5] = '\0';
+}
+
+void tz_format_iso_local(const char *tz, time_t t, char out[17])
+{
+	struct civil c;
+
+	if (tz_utc_to_local(tz, t, &c) < 0) {
+		out[0] = '\0';
+		return;
+	}
+	snprintf(out, 17, "%04u-%02u-%02uT%02u:%02u", (unsigned)c.year % 10000u,
+		 (unsigned)c.month % 100u, (unsigned)c.day % 100u, (unsigned)c.hour % 100u,
+		 (unsigned)c.minute % 100u);
+}
+
 static void utc_split(time_t t, struct civil *c, int *sec)
 {
 	long days = floor_div((long long)t, 86400);

@@ -35,6 +35,10 @@ void civil_from_days(long days, struct civil *out);
 int civil_parse_date(const char *s, struct civil *out);
 int civil_parse_datetime(const char *s, struct civil *out);
 void civil_format_date(const struct civil *c, char out[11]);
+/* "09:00": the local wall-clock time of t in tz ("--:--" when tz is unusable). */
+void tz_format_hm(const char *tz, time_t t, char out[6]);
+/* "2026-11-24T09:00": the local date and time of t in tz ("" when tz is unusable). */
+void tz_format_iso_local(const char *tz, time_t t, char out[17]);
 void utc_format_iso(time_t t, char out[21]);           /* 2026-11-24T08:00:00Z */
 void utc_format_sql(time_t t, char out[20]);           /* 2026-11-24 08:00:00 (DATETIME) */
 int utc_parse_sql(const char *s, time_t *out);         /* DATETIME text -> seconds; 0 or -1 */

@@ -84,6 +84,25 @@ size_t str_copy(char *dst, const char *src, size_t size)
 	return len;
 }
 
+size_t str_trim_copy(const char *s, char *out, size_t outlen)
+{
+	size_t len;
+
+	if (!s)
+		s = "";
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+		s++;
+	len = strlen(s);
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' ||
+			   s[len - 1] == '\n'))
+		len--;
+	if (len >= outlen)
+		return (size_t)-1;
+	memcpy(out, s, len);
+	out[len] = '\0';
+	return len;
+}
+
 int str_to_long(const char *s, long min, long max, long *out)
 {
 	char *end;
@@ -118,6 +137,77 @@ size_t utf8_chars(const char *s)
 		if (((unsigned char)*s & 0xc0) != 0x80)
 			n++;
 	return n;
+}
+
+size_t utf8_seq_valid(const unsigned char *s, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (n == 0)
+		return 0;
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	/* the second byte's range rules out overlong forms, surrogates and code points > U+10FFFF */
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+int utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, k;
+
+	while (i < n) {
+		k = utf8_seq_valid(p + i, n - i);
+		if (k == 0)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
+int utf8_text_valid(const char *s, size_t n, unsigned allowed)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, k;
+	unsigned char c;
+
+	while (i < n) {
+		c = p[i];
+		k = utf8_seq_valid(p + i, n - i);
+		if (k == 0)
+			return 0;
+		if (c < 0x20 && !((c == '\t' && (allowed & UTF8_TAB)) || (c == '\n' && (allowed & UTF8_LF)) ||
+				  (c == '\r' && (allowed & UTF8_CR))))
+			return 0;
+		if (c == 0x7f || (c == 0xc2 && p[i + 1] < 0xa0 && !(allowed & UTF8_C1)))
+			return 0;
+		i += k;
+	}
+	return 1;
 }
 
 int str_only_chars(const char *s, size_t maxlen, const char *allowed)

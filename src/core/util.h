@@ -34,12 +34,24 @@ char *xstrndup(const char *s, size_t n);
 
 /* Copy src into dst[size] always NUL-terminating; returns strlen(src) (truncated if >= size). */
 size_t str_copy(char *dst, const char *src, size_t size);
+/* Copy s (NULL = "") without surrounding blanks (space, tab, CR, LF) into out[outlen]. Returns
+ * the trimmed length, or (size_t)-1 when it does not fit (out untouched). */
+size_t str_trim_copy(const char *s, char *out, size_t outlen);
 /* Parse a whole decimal string into [min,max]. Returns 0 on success, -1 otherwise (no partial parse). */
 int str_to_long(const char *s, long min, long max, long *out);
 /* Write a formatted message into err[errlen] when err is not NULL (the usual err/errlen out-pair). */
 void err_set(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Number of UTF-8 characters in s (continuation bytes not counted). */
 size_t utf8_chars(const char *s);
+/* Length (1..4) of the well-formed UTF-8 sequence at s, n bytes available (shortest form, no
+ * surrogate, at most U+10FFFF; any ASCII byte is 1), or 0 when there is none. */
+size_t utf8_seq_valid(const unsigned char *s, size_t n);
+/* 1 when s[n] is well-formed UTF-8, else 0. */
+int utf8_valid(const char *s, size_t n);
+/* 1 when s[n] is well-formed UTF-8 without control characters, else 0. Control characters are
+ * C0 (NUL included), DEL and C1 (U+0080..U+009F); allowed lets some through. */
+enum { UTF8_TAB = 1, UTF8_LF = 2, UTF8_CR = 4, UTF8_C1 = 8 };
+int utf8_text_valid(const char *s, size_t n, unsigned allowed);
 /* Nonzero when s is non-empty, at most maxlen bytes, and every byte is in allowed (a NUL-terminated set). */
 int str_only_chars(const char *s, size_t maxlen, const char *allowed);
 

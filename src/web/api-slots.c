@@ -13,24 +13,6 @@
 #include "practice.h"
 #include "web.h"
 
-void web_format_hm(const char *tz, time_t t, char out[6])
-{
-	struct civil c;
-
-	if (tz_utc_to_local(tz, t, &c) < 0) {
-		str_copy(out, "--:--", 6);
-		return;
-	}
-	unsigned h = (unsigned)c.hour % 24, m = (unsigned)c.minute % 60;
-
-	out[0] = (char)('0' + h / 10);
-	out[1] = (char)('0' + h % 10);
-	out[2] = ':';
-	out[3] = (char)('0' + m / 10);
-	out[4] = (char)('0' + m % 10);
-	out[5] = '\0';
-}
-
 void api_slots_get(struct app *app, struct request *req, struct response *rs)
 {
 	const char *slug = kv_get(&req->query, "doctor");
@@ -108,7 +90,7 @@ void api_slots_get(struct app *app, struct request *req, struct response *rs)
 	}
 	arr = json_array();
 	for (i = 0; i < n; i++) {
-		web_format_hm(d.timezone, slots[i], hm);
+		tz_format_hm(d.timezone, slots[i], hm);
 		json_array_append_new(arr, json_string(hm));
 	}
 	civil_format_date(&date, day);

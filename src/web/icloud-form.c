@@ -7,42 +7,6 @@
 #include "caldav.h"
 #include "web.h"
 
-/* Nonzero when s[n] is well-formed UTF-8 without control characters (C0, DEL). */
-static int text_ok(const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s, *e = p + n;
-	unsigned char c;
-	int more;
-
-	while (p < e) {
-		c = *p++;
-		if (c < 0x20 || c == 0x7f)
-			return 0;
-		if (c < 0x80)
-			continue;
-		if (c >= 0xc2 && c <= 0xdf)
-			more = 1;
-		else if (c >= 0xe0 && c <= 0xef)
-			more = 2;
-		else if (c >= 0xf0 && c <= 0xf4)
-			more = 3;
-		else
-			return 0;
-		if (e - p < more)
-			return 0;
-		/* overlongs and surrogates: E0 needs A0.., ED at most 9F, F0 needs 90.., F4 at most 8F */
-		if ((c == 0xe0 && p[0] < 0xa0) || (c == 0xed && p[0] > 0x9f) ||
-		    (c == 0xf0 && p[0] < 0x90) || (c == 0xf4 && p[0] > 0x8f))
-			return 0;
-		while (more--) {
-			if ((*p & 0xc0) != 0x80)
-				return 0;
-			p++;
-		}
-	}
-	return 1;
-}
-
 /* Copy the field without leading/trailing spaces into out[outlen]. Returns the trimmed length,
  * or (size_t)-1 when it does not fit (out is then empty). */
 static size_t trimmed(const char *v, char *out, size_t outlen)
@@ -160,7 +124,7 @@ int icloud_form_read(struct app *app, const struct request *req, struct icloud_f
 			     "bzw. den Benutzernamen des CalDAV-Servers an.";
 		return -1;
 	}
-	if (!text_ok(f->apple_id, n) || strchr(f->apple_id, ':')) {
+	if (!utf8_text_valid(f->apple_id, n, UTF8_C1) || strchr(f->apple_id, ':')) {
 		f->message = "Die Apple-ID enthält unzulässige Zeichen (zum Beispiel einen Doppelpunkt).";
 		return -1;
 	}
@@ -174,7 +138,7 @@ int icloud_form_read(struct app *app, const struct request *req, struct icloud_f
 		f->message = "Bitte geben Sie das app-spezifische Passwort an.";
 		return -1;
 	}
-	if (!text_ok(f->password, n)) {
+	if (!utf8_text_valid(f->password, n, UTF8_C1)) {
 		f->message = "Das Passwort enthält unzulässige Zeichen.";
 		return -1;
 	}

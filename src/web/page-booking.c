@@ -69,8 +69,8 @@ static json_t *appointment_json(const struct appointment *a, const struct doctor
 	if (tz_utc_to_local(d->timezone, a->start, &s) < 0)
 		memset(&s, 0, sizeof(s));
 	page_date_de(&s, date, sizeof(date));
-	web_format_hm(d->timezone, a->start, from);
-	web_format_hm(d->timezone, a->end, to);
+	tz_format_hm(d->timezone, a->start, from);
+	tz_format_hm(d->timezone, a->end, to);
 	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:b}", "service", a->service_name,
 			 "date", date, "start", from, "end", to, "duration",
 			 (int)((a->end - a->start) / 60), "patient_email", a->patient_email,
@@ -178,7 +178,7 @@ static void booking_page(struct app *app, struct request *req, struct response *
 
 		slot_list = json_array();
 		for (i = 0; i < ns; i++) {
-			web_format_hm(d->timezone, slots[i], hm);
+			tz_format_hm(d->timezone, slots[i], hm);
 			json_array_append_new(slot_list, json_pack("{s:s, s:s, s:b}", "value", hm, "id",
 								   hm, "checked", f->time &&
 								   strcmp(f->time, hm) == 0));

@@ -189,8 +189,8 @@ static json_t *appointments_json(struct app *app, const struct doctor *d, int *f
 			memset(&s, 0, sizeof(s));
 		page_date_de(&s, date, sizeof(date));
 		civil_format_date(&s, iso);
-		web_format_hm(d->timezone, list[i].start, from);
-		web_format_hm(d->timezone, list[i].end, to);
+		tz_format_hm(d->timezone, list[i].start, from);
+		tz_format_hm(d->timezone, list[i].end, to);
 		json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
 						     "id", (json_int_t)list[i].id, "date", date,
 						     "date_iso", iso, "start", from, "end", to,
@@ -213,8 +213,8 @@ static void when_json(json_t *o, const char *tz, long long start, long long end)
 	if (tz_utc_to_local(tz, (time_t)start, &s) < 0)
 		memset(&s, 0, sizeof(s));
 	page_date_de(&s, date, sizeof(date));
-	web_format_hm(tz, (time_t)start, from);
-	web_format_hm(tz, (time_t)end, to);
+	tz_format_hm(tz, (time_t)start, from);
+	tz_format_hm(tz, (time_t)end, to);
 	json_object_set_new(o, "date", json_string(date));
 	json_object_set_new(o, "start", json_string(from));
 	json_object_set_new(o, "end", json_string(to));

@@ -175,8 +175,6 @@ struct booking_result;
 int booking_http_status(const struct booking_result *r);
 #define MSG_SLOT_TAKEN "Dieser Termin ist leider nicht mehr frei. Bitte wählen Sie eine andere Uhrzeit."
 
-/* "09:00": the local wall-clock time of t in tz. */
-void web_format_hm(const char *tz, time_t t, char out[6]);
 
 #define COOKIE_SESSION "tf_session"
 #define COOKIE_CSRF    "tf_csrf"
